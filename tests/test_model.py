@@ -1,0 +1,103 @@
+import pytest
+import torch
+
+from modlib import config, model, train
+
+
+def test_shapes_and_views():
+    net = model.ModularRNN([1e-4, 0.5], seeds=[0, 1])
+    x = torch.randn(2, 7, 784)
+    r = net(x)
+    assert r.shape == (2, 2, 7, 10)
+    assert net.hidden_states(x).shape == (2, 2, 7, 100)
+    assert net.n_conn.tolist() == [1, 5000]
+    w = net.weights(1)
+    assert w["W_ih^0"].shape == (100, 784) and w["W_sparse^0->1"].shape == (100, 100)
+    assert int((w["W_sparse^1->0"] != 0).sum()) == 5000
+    bott = model.ModularRNN(0.01, 0, config.ModelConfig(bottleneck=5))
+    h = bott.hidden_states(x)
+    assert bott.bottleneck_states(h).shape == (1, 2, 7, 5)
+    assert bott(x).shape == (1, 2, 7, 10)
+
+
+def test_init_is_uniform_and_seeded():
+    a, b = model.ModularRNN(0.01, 3), model.ModularRNN(0.01, 3)
+    assert torch.equal(a.w_ih, b.w_ih) and torch.equal(a.theta, b.theta)
+    assert a.w_hh.abs().max() <= 0.1 and a.w_ih.abs().max() > 0.099
+    c = model.ModularRNN(0.01, 4)
+    assert not torch.equal(a.w_ih, c.w_ih)
+
+
+def test_eq3_recurrence_against_a_plain_loop():
+    """Eq. (3) written out with one matrix per term, for both couplings."""
+    for coupling in ("eq3", "authors"):
+        net = model.ModularRNN([0.05], [2], config.ModelConfig(coupling=coupling))
+        with torch.no_grad():
+            net.theta.copy_(net.theta.abs() + 0.3 * (net.theta > 0))  # make the coupling visible
+        x = torch.randn(2, 4, 784)
+        w = net.weights(0)
+        h = [torch.zeros(4, 100), torch.zeros(4, 100)]
+        for _ in range(5):
+            new = []
+            for n in (0, 1):
+                m = 1 - n
+                inter = h[m] @ w[f"W_sparse^{m}->{n}"].T
+                if coupling == "eq3":
+                    rec = h[n] @ w[f"W_hh^{n}"].T + inter
+                else:
+                    rec = (h[n] + inter) @ w[f"W_hh^{n}"].T
+                pre = x[n] @ w[f"W_ih^{n}"].T + w[f"b_ih^{n}"] + rec + w[f"b_hh^{n}"]
+                new.append(torch.tanh(pre))
+            h = new
+        got = net.hidden_states(x)[0]
+        torch.testing.assert_close(got, torch.stack(h), atol=1e-5, rtol=1e-5)
+
+
+def test_recurrence_gradient():
+    u = torch.randn(2, 3, 6, dtype=torch.double, requires_grad=True)
+    w = (0.5 * torch.randn(2, 6, 6, dtype=torch.double)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda u, w: model.Recurrence.apply(u, w, 5), (u, w))
+
+
+def test_competitive_decision_takes_the_most_confident_readout():
+    r = torch.zeros(1, 2, 3, 10)
+    r[0, 0, 0, 4] = 5.0  # example 0: sub-network 0 most confident, says 4
+    r[0, 1, 0, 7] = 3.0
+    r[0, 1, 1, 2] = 1.0  # example 1: sub-network 1 says 2
+    r[0, 0, 2, 1], r[0, 1, 2, 9] = 0.5, 0.6  # example 2: sub-network 1 says 9
+    r_out, mu = model.competitive_decision(r)
+    assert mu.tolist() == [[0, 1, 1]]
+    assert r_out.argmax(-1).tolist() == [[4, 2, 9]]
+
+
+@pytest.mark.parametrize("p", [0.0, 1e-5, 1.5, "0.1", True])
+def test_p_outside_range_is_refused(p):
+    with pytest.raises(ValueError, match=r"p must be a number in \[1/N\^2, 1\]"):
+        model.ModularRNN(p)
+
+
+def test_bad_seeds_and_lengths_are_refused():
+    with pytest.raises(ValueError, match="seeds"):
+        model.ModularRNN([0.1, 0.2], seeds=[0, 1, 2])
+    with pytest.raises(ValueError, match="seeds"):
+        model.ModularRNN(0.1, seeds=-1)
+    with pytest.raises(ValueError, match="coupling"):
+        config.ModelConfig(coupling="sum")
+
+
+def test_batched_training_equals_training_alone(small_data):
+    """E networks trained together end exactly where each ends when trained alone."""
+    train_data, test_data = small_data
+    cfg = config.TrainConfig(epochs=2, batch_size=100)
+    sub = train_data.__class__(*[t for t in (train_data.images, train_data.pairs[:600],
+                                             train_data.digits[:600], train_data.target[:600])])
+    ps, seeds = [1e-4, 0.01, 1.0], [5, 6, 7]
+    together = model.ModularRNN(ps, seeds)
+    res = train.train(together, sub, test_data, cfg, progress=False)
+    for e, (p, s) in enumerate(zip(ps, seeds)):
+        alone = model.ModularRNN(p, s)
+        res_alone = train.train(alone, sub, test_data, cfg, progress=False)
+        for name, param in alone.named_parameters():
+            torch.testing.assert_close(getattr(together, name)[e], param[0], atol=2e-5, rtol=1e-4)
+        assert abs(res.accuracy[e] - res_alone.accuracy[0]) <= 0.002
+        assert res.rewired[e] == res_alone.rewired[0]
