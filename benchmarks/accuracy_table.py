@@ -45,7 +45,9 @@ def main():
     for i, p in enumerate(ps):
         n = model.n_connections(p, 100)
         ep = res.epochs[i * args.seeds:(i + 1) * args.seeds]
-        print(f"p={p:.2e} conn={n:5d} acc={np.round(acc[i], 3).tolist()} median={np.median(acc[i]):.3f} epochs={ep}")
+        rew = res.rewired[i * args.seeds:(i + 1) * args.seeds]
+        print(f"p={p:.2e} conn={n:5d} acc={np.round(acc[i], 3).tolist()} median={np.median(acc[i]):.3f} "
+              f"epochs={ep} rewired={rew}")
     print(f"wall {dt:.0f} s for {sum(res.epochs)} network-epochs")
 
 

@@ -71,7 +71,8 @@ class TrainConfig:
     batch_size: int = 128  # (paper: 128)
     lr: float = 0.5  # Adadelta learning rate of the sub-networks (paper: 0.5)
     lr_decay: float = 0.9  # per-epoch decay (Table 1 "Betas" 0.9, read as in the authors' code)
-    rho: float = 0.9  # Adadelta's running-average decay (PyTorch default)
+    rho: float = 0.9  # Adadelta's running-average decay (PyTorch's default)
+    eps: float = 1e-6  # Adadelta's epsilon (PyTorch's default)
     max_epochs: int = 0  # optional longer schedule: keep training up to max_epochs (0 = off)...
     target_accuracy: float = 0.9  # ...until every network reaches this test accuracy
     deepr: DeepRConfig = field(default_factory=DeepRConfig)

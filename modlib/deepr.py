@@ -58,10 +58,6 @@ class DeepR:
         """Per-epoch learning-rate decay (Table 1: 0.95)."""
         self.lr = self.lr * self.cfg.lr_decay
 
-    def _per_network_normal(self, shape) -> torch.Tensor:
-        noise = torch.stack([torch.randn(shape, generator=g) for g in self.generators])
-        return noise.to(self.model.theta.device)
-
     @torch.no_grad()
     def step(self) -> None:
         """One Deep-R update of theta, after ``loss.backward()``."""
@@ -69,14 +65,29 @@ class DeepR:
         E = theta.shape[0]
         grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)
         active = theta > 0  # (E, 2, N, N), before the step
-        walk = self._per_network_normal(theta.shape[1:]) if cfg.noise > 0 else None
         update = optim.compiled("adam_masked_") if self.compile else optim.adam_masked_
-        update(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active,
-               self.lr.view(E, 1, 1, 1), self.noise_scale.view(E, 1, 1, 1), walk,
+        update(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, self.lr.view(E, 1, 1, 1),
                cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
+        if cfg.noise > 0:
+            self._random_walk(active)
         n_died = (active & (theta <= 0)).sum(dim=(-1, -2))  # (E, 2)
         if n_died.any():
             self._rewire(n_died)
+
+    def _random_walk(self, active: torch.Tensor) -> None:
+        """theta += lr * noise * (1 - p) * N(0, 1) on the active connections.
+
+        Each network draws exactly 2 n_conn normals from its own generator (its active count), in
+        the row-major order of its active connections; networks at p = 1 (no walk) draw none.
+        """
+        theta = self.model.theta
+        E = theta.shape[0]
+        scale = self.lr * self.noise_scale  # (E,)
+        draws = [torch.randn(2 * k, generator=g) if s > 0 else torch.zeros(2 * k)
+                 for g, k, s in zip(self.generators, self.model.n_conn.tolist(), scale.tolist())]
+        where = active.view(E, -1).nonzero()  # (K, 2), sorted by network, then position
+        steps = torch.cat(draws).to(theta.device) * scale[where[:, 0]]
+        theta.view(E, -1).index_put_((where[:, 0], where[:, 1]), steps, accumulate=True)
 
     def _rewire(self, n_died: torch.Tensor) -> None:
         """Activate n_died[e, d] dormant connections of network e, direction d, uniformly at random."""

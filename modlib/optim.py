@@ -21,12 +21,11 @@ def adadelta_(params, grads, square_avg, acc_delta, lr: torch.Tensor, rho: float
         p.sub_(lr * delta)
 
 
-def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr, walk_scale, walk,
+def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
                  beta1: float, beta2: float, eps: float, l1: float) -> None:
-    """Deep-R's update of theta (E, 2, N, N), in place, on the active entries only.
+    """Deep-R's gradient step on theta (E, 2, N, N), in place, on the active entries only.
 
-    Adam with a per-entry step count, then the l1 shrinkage and the random walk; ``lr`` and
-    ``walk_scale`` are (E, 1, 1, 1); ``walk`` is N(0, 1) noise of theta's shape (or None).
+    Adam with a per-entry step count, then the l1 shrinkage; ``lr`` is (E, 1, 1, 1).
     Dormant entries (``active`` False) and their Adam state do not change.
     """
     act = active.to(theta.dtype)
@@ -36,10 +35,7 @@ def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr, walk_scale
     t = steps.clamp(min=1)
     m_hat = exp_avg / (1 - beta1**t)
     v_hat = exp_avg_sq / (1 - beta2**t)
-    update = m_hat / (v_hat.sqrt() + eps) + l1
-    if walk is not None:
-        update = update - walk_scale * walk
-    theta.sub_(act * lr * update)
+    theta.sub_(act * lr * (m_hat / (v_hat.sqrt() + eps) + l1))
 
 
 @functools.cache

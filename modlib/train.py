@@ -20,7 +20,7 @@ from .deepr import DeepR
 from .model import ModularRNN, competitive_decision, per_network_loss
 
 
-ADADELTA_EPS = 1e-6  # PyTorch's default
+
 
 
 @dataclass
@@ -109,7 +109,7 @@ def train(
                 p.grad = None
             (loss * training).sum().backward()
             with torch.no_grad():
-                adadelta(dense, [p.grad for p in dense], square_avg, acc_delta, lr, cfg.rho, ADADELTA_EPS)
+                adadelta(dense, [p.grad for p in dense], square_avg, acc_delta, lr, cfg.rho, cfg.eps)
             deepr.step()
             bar.update(1)
         lr *= cfg.lr_decay

@@ -1,0 +1,137 @@
+"""Training throughput: the batched trainer against a plain one-network-at-a-time loop.
+
+Prints, measured side by side in one run on this machine:
+- network-epochs per second of ``modlib.train.train`` (batched, fused updates) at E = 1, 10, 100;
+- network-epochs per second of a plain loop: the same model written as a reader would write it in
+  PyTorch (nn.Linear layers, a Python loop over time steps, torch.optim.Adadelta and Adam, Deep-R
+  with masks), training one network after another;
+- the achieved GFLOP/s of each, against the machine's measured float32 matmul rate.
+
+A network-epoch is one pass over the ~48k training pairs; each run here trains on a slice of
+``--pairs`` pairs and scales (the cost per step does not depend on the epoch).
+Usage: python benchmarks/train_throughput.py [--pairs 3840] [--sizes 1 10 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+from torch import nn
+
+from modlib import config, data, model, train
+
+N, C, T, D = 100, 10, 5, 784
+PAIRS_PER_EPOCH = 47_993  # training pairs of the paper's split
+
+
+def flops_per_pair() -> float:
+    """Multiply-adds x 2 of one training example: forward, and backward to the weights."""
+    inputs = 2 * 2 * D * N  # W_ih x, both sub-networks (backward: weight gradient only)
+    recurrent = (T - 1) * 2 * (2 * N) ** 2  # both sub-networks and both directions of W_sparse
+    readout = 2 * 2 * N * C
+    return 2 * inputs + 3 * (recurrent + readout)
+
+
+def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+class PlainNet(nn.Module):
+    """One two-module RNN, eq. (3), written plainly."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.ih = nn.ModuleList(nn.Linear(D, N) for _ in range(2))
+        self.hh = nn.ModuleList(nn.Linear(N, N) for _ in range(2))
+        self.hr = nn.ModuleList(nn.Linear(N, C) for _ in range(2))
+        for param in self.parameters():
+            nn.init.uniform_(param, -0.1, 0.1)
+        k = max(1, round(p * N * N))
+        self.theta = nn.Parameter(torch.zeros(2, N * N))
+        for d in range(2):
+            self.theta.data[d, torch.randperm(N * N)[:k]] = torch.randn(k).abs() / math.sqrt(N)
+        self.theta.data = self.theta.data.view(2, N, N)
+        self.register_buffer("sign", torch.randint(0, 2, (2, N, N)) * 2.0 - 1)
+
+    def forward(self, x0, x1):
+        w = self.sign * torch.relu(self.theta)
+        h = [torch.zeros(len(x0), N), torch.zeros(len(x0), N)]
+        for _ in range(T):
+            h = [
+                torch.tanh(self.ih[0](x0) + self.hh[0](h[0]) + h[1] @ w[1].T),
+                torch.tanh(self.ih[1](x1) + self.hh[1](h[1]) + h[0] @ w[0].T),
+            ]
+        r = torch.stack([self.hr[0](h[0]), self.hr[1](h[1])])  # (2, B, C)
+        mu = r.amax(-1).argmax(0)
+        return r[mu, torch.arange(len(x0))]
+
+
+def plain_train(p: float, train_data: data.PairedDigits, batch_size: int = 128) -> None:
+    net = PlainNet(p)
+    dense = torch.optim.Adadelta([q for name, q in net.named_parameters() if name != "theta"], lr=0.5)
+    adam = torch.optim.Adam([net.theta], lr=0.05)
+    k = int((net.theta[0] > 0).sum())
+    order = torch.randperm(len(train_data))
+    for start in range(0, len(train_data), batch_size):
+        idx = order[start : start + batch_size]
+        x = train_data.inputs(idx)
+        loss = nn.functional.cross_entropy(net(x[:, 0], x[:, 1]), train_data.target[idx])
+        dense.zero_grad()
+        adam.zero_grad()
+        loss.backward()
+        active = net.theta.detach() > 0
+        net.theta.grad *= active
+        dense.step()
+        adam.step()
+        with torch.no_grad():  # Deep-R: l1, noise, rewiring to keep k per direction
+            net.theta -= active * 0.05 * (1e-4 - 1e-4 * torch.randn_like(net.theta))
+            for d in range(2):
+                flat = net.theta[d].view(-1)
+                missing = k - int((flat > 0).sum())
+                if missing > 0:
+                    dormant = (flat <= 0).nonzero().squeeze(1)
+                    flat[dormant[torch.randperm(len(dormant))[:missing]]] = 1e-12
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pairs", type=int, default=3840, help="training pairs per timed run")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100], help="numbers of networks E")
+    ap.add_argument("--plain-networks", type=int, default=2, help="networks the plain loop trains")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    train_data = data.paired_mnist("train", n=args.pairs)
+    test_data = data.paired_mnist("test", n=200)
+    peak = matmul_rate()
+    scale = PAIRS_PER_EPOCH / args.pairs
+    fl = flops_per_pair() * PAIRS_PER_EPOCH / 1e9  # GFLOP per network-epoch
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul (2048^2): {peak:.0f} GFLOP/s")
+    print(f"work per network-epoch: {fl:.1f} GFLOP ({PAIRS_PER_EPOCH} pairs, batch 128); timed on {args.pairs} pairs")
+    cfg = config.TrainConfig(epochs=1)
+    warm = model.ModularRNN([0.01] * 2, [0, 1])  # compile the fused updates once, untimed
+    train.train(warm, data.paired_mnist("train", n=256), test_data, cfg, progress=False, compile=True)
+
+    start = time.perf_counter()
+    for e in range(args.plain_networks):
+        plain_train(0.01, train_data)
+    plain = args.plain_networks / ((time.perf_counter() - start) * scale)
+    print(f"{'plain loop, one network at a time':<36} {plain:7.3f} network-epochs/s  {plain * fl:6.1f} GFLOP/s "
+          f"({plain * fl / peak:5.1%} of matmul)")
+    for E in args.sizes:
+        net = model.ModularRNN(list(torch.logspace(-4, 0, E).tolist()), list(range(E)))
+        result = train.train(net, train_data, test_data, cfg, progress=False, compile=True)
+        rate = E / (result.seconds * scale)
+        print(f"{f'batched trainer, E = {E}':<36} {rate:7.3f} network-epochs/s  {rate * fl:6.1f} GFLOP/s "
+              f"({rate * fl / peak:5.1%} of matmul)  {rate / plain:5.1f}x plain")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The sweep: a tiny grid end to end, killed after its first chunk and resumed."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from modlib import sweep
+
+TINY = ["--p", "1e-4", "1", "--seeds", "2", "--n-train", "400", "--n-test", "300", "--epochs", "1",
+        "--bottleneck-epochs", "1", "--chunk-size", "2"]
+
+
+def test_malformed_grids_are_refused():
+    for bad in (["--p", "0", "1"], ["--p", "1e-5"], ["--p", "1.5"], ["--seeds", "0"], ["--chunk-size", "0"]):
+        proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", *bad], capture_output=True, text=True)
+        assert proc.returncode == 2
+        assert "must be" in proc.stderr
+    with pytest.raises(ValueError, match=r"p must be in \[1/N\^2, 1\]"):
+        sweep.grid(sweep.Profile(p=(2.0,)))
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        sweep.grid(sweep.Profile(seeds=0))
+
+
+def test_interrupted_sweep_resumes_without_redoing_finished_chunks(tmp_path):
+    out = tmp_path / "run"
+    first = out / "chunks" / "chunk_000.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "modlib", "sweep", *TINY, "--out", str(out)],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert first.exists(), "the first chunk never finished"
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its notebook kernel
+    proc.wait()
+    assert not (out / "chunks" / "chunk_001.csv").exists()
+    stamp = first.stat().st_mtime_ns
+    assert set(pd.read_csv(first)["seed"]) == {0}  # seed-major order: the first chunk is seed 0
+
+    log = []
+    profile = sweep.profile_from_args("quick", p=[1e-4, 1.0], seeds=2, n_train=400, n_test=300, epochs=1,
+                                      bottleneck_epochs=1, chunk_size=2)
+    table = sweep.run(profile, out, log=log.append)
+    assert "1 done, 1 to run" in log[0]
+    assert first.stat().st_mtime_ns == stamp  # the finished chunk was not redone
+    assert (out / "notebooks" / "chunk_001.ipynb").exists()  # the executed notebook is kept
+    # one row per network, architecture, sub-network, sub-task and metric, for all four networks
+    assert sorted(table["network"].unique()) == [0, 1, 2, 3]
+    assert set(zip(table["p"], table["seed"])) == {(1e-4, 0), (1.0, 0), (1e-4, 1), (1.0, 1)}
+    per = table.groupby(["network", "architecture", "metric"]).size()
+    assert (per == 4).all()
+    assert {"config_hash", "commit", "torch", "accuracy", "Q"} <= set(table.columns)
+    assert table["config_hash"].nunique() == 1
+    assert pd.read_csv(out / "results.csv").shape == table.shape
+
+    with pytest.raises(ValueError, match="another configuration"):
+        sweep.run(sweep.profile_from_args("quick", p=[1e-4, 1.0], seeds=2, n_train=400, n_test=300, epochs=2,
+                                          bottleneck_epochs=1, chunk_size=2), out)
