@@ -19,12 +19,11 @@ class ModelConfig:
 
     n_hidden: int = N_HIDDEN  # N (paper: 100)
     n_inputs: int = 784  # flattened 28x28 MNIST image
-    n_classes: int = 10
+    n_classes: int = 10  # digits 0-9 (paper: 10)
     n_steps: int = 5  # T, the image is shown at every step (paper: 5)
     bottleneck: int = 0  # units of the bottleneck layer, 0 = standard network (paper: 5, fig. 1b)
     init_range: float = 0.1  # dense weights and biases ~ U(-0.1, 0.1) (paper: 0.1)
-    coupling: str = "eq3"  # "eq3": W_sparse h^m added to the pre-activation, as eq. (3) writes it;
-    #                        "authors": added to h^n before W_hh, as the authors' public code does
+    coupling: str = "eq3"  # "eq3": W_sparse h^m enters the pre-activation as eq. (3) writes it; "authors": it is added to h^n before W_hh, as in the authors' code
 
     def __post_init__(self):
         _check_int("n_hidden", self.n_hidden, 1)
@@ -73,8 +72,8 @@ class TrainConfig:
     lr_decay: float = 0.9  # per-epoch decay (Table 1 "Betas" 0.9, read as in the authors' code)
     rho: float = 0.9  # Adadelta's running-average decay (PyTorch's default)
     eps: float = 1e-6  # Adadelta's epsilon (PyTorch's default)
-    max_epochs: int = 0  # optional longer schedule: keep training up to max_epochs (0 = off)...
-    target_accuracy: float = 0.9  # ...until every network reaches this test accuracy
+    max_epochs: int = 0  # optional longer schedule: train up to this many epochs, 0 = off (the authors' code: 15)
+    target_accuracy: float = 0.9  # ...stopping each network once its test accuracy reaches this (the authors' code: 0.9)
     deepr: DeepRConfig = field(default_factory=DeepRConfig)
 
     def __post_init__(self):
@@ -107,3 +106,28 @@ def as_dict(cfg) -> dict:
         else:
             out[key] = value
     return out
+
+
+def parameter_table(*configs) -> "pandas.DataFrame":
+    """Every field of the given config dataclasses (default: the training ones) as a table, with
+    its value and the comment written beside it in the source, which cites the paper's value.
+
+    This is the training-parameters table of the book, generated from the code (Table 1).
+    """
+    import inspect
+    import re
+
+    import pandas as pd
+
+    configs = configs or (ModelConfig(), TrainConfig(), DeepRConfig())
+    rows = []
+    for cfg in configs:
+        source = inspect.getsource(type(cfg))
+        for f in dataclasses.fields(cfg):
+            value = getattr(cfg, f.name)
+            if dataclasses.is_dataclass(value):
+                continue
+            match = re.search(rf"^\s+{f.name}: [^=]+= [^#\n]*#\s*(.*)$", source, re.MULTILINE)
+            rows.append({"group": type(cfg).__name__, "setting": f.name, "value": value,
+                         "note": match.group(1).strip() if match else ""})
+    return pd.DataFrame(rows)

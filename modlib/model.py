@@ -146,21 +146,12 @@ class ModularRNN(nn.Module):
         return self.sign * torch.relu(self.theta)
 
     def recurrent_matrix(self) -> torch.Tensor:
-        """The full recurrent matrix over both sub-networks, (E, 2N, 2N) as (post, pre).
+        """The full recurrent matrix over both sub-networks, (E, 2N, 2N) as (post, pre); see
+        :func:`recurrent_matrix`."""
+        return recurrent_matrix(self.w_hh, self.w_sparse(), self.cfg.coupling)
 
-        Diagonal blocks are W_hh^n; the off-diagonal block (n, m) is W_sparse^{m->n} for eq. (3)
-        (``coupling='eq3'``), or W_hh^n W_sparse^{m->n} for the authors' coupling.
-        """
-        w_hh, w_s = self.w_hh, self.w_sparse()
-        to_0, to_1 = w_s[:, 1], w_s[:, 0]  # W^{1->0}, W^{0->1}: (E, N, N)
-        if self.cfg.coupling == "authors":
-            to_0, to_1 = w_hh[:, 0] @ to_0, w_hh[:, 1] @ to_1
-        top = torch.cat([w_hh[:, 0], to_0], dim=-1)  # rows: units of sub-network 0
-        bottom = torch.cat([to_1, w_hh[:, 1]], dim=-1)
-        return torch.cat([top, bottom], dim=-2)
-
-    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """Final hidden states h_T of eq. (3).
+    def input_drive(self, x: torch.Tensor) -> torch.Tensor:
+        """W_ih^n x^n + b_ih^n, the input term of eq. (3), the same at every step.
 
         x: (E, 2, B, 784) per-network inputs, or (2, B, 784) shared by all networks.
         Returns (E, 2, B, N).
@@ -170,12 +161,13 @@ class ModularRNN(nn.Module):
             x = x.unsqueeze(0).expand(E, *x.shape)
         B = x.shape[2]
         w_ih = self.w_ih.reshape(E * 2, N, -1)  # (2E, N, 784)
-        u_t = torch.bmm(w_ih, x.reshape(E * 2, B, -1).transpose(1, 2))  # (2E, N, B)
-        u = u_t.view(E, 2 * N, B).transpose(1, 2) + (self.b_ih + self.b_hh).view(E, 1, 2 * N)
-        # u: (E, B, 2N), the input drive of eq. (3), sub-network 0's units first
-        w_rec_t = self.recurrent_matrix().transpose(-1, -2)  # (E, 2N, 2N) as (pre, post)
-        h = Recurrence.apply(u, w_rec_t, self.cfg.n_steps)  # (E, B, 2N)
-        return h.view(E, B, 2, N).transpose(1, 2)  # (E, 2, B, N)
+        drive = torch.bmm(w_ih, x.reshape(E * 2, B, -1).transpose(1, 2))  # (2E, N, B)
+        return drive.view(E, 2, N, B).transpose(-1, -2) + self.b_ih.unsqueeze(2)  # (E, 2, B, N)
+
+    def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
+        """Final hidden states h_T of eq. (3) for inputs x (E, 2, B, 784) or (2, B, 784): (E, 2, B, N)."""
+        drive = self.input_drive(x) + self.b_hh.unsqueeze(2)
+        return run_recurrence(drive, self.recurrent_matrix(), self.cfg.n_steps)
 
     def bottleneck_states(self, h: torch.Tensor) -> torch.Tensor:
         """b^n = W_hb^n h_T^n + b_hb^n (fig. 1b): (E, 2, B, N) -> (E, 2, B, bottleneck)."""
@@ -226,6 +218,33 @@ class ModularRNN(nn.Module):
     def dense_parameters(self) -> list[nn.Parameter]:
         """The sub-networks' own parameters (trained with Adadelta), in a fixed order."""
         return [param for name, param in self.named_parameters() if name != "theta"]
+
+
+def recurrent_matrix(w_hh: torch.Tensor, w_sparse: torch.Tensor, coupling: str = "eq3") -> torch.Tensor:
+    """The full recurrent matrix over both sub-networks, (J, 2N, 2N) as (post, pre).
+
+    w_hh: (J, 2, N, N) the dense W_hh^n; w_sparse: (J, 2, N, N), direction d maps d -> 1 - d.
+    Diagonal blocks are W_hh^n; the off-diagonal block (n, m) is W_sparse^{m->n} for eq. (3)
+    (``coupling='eq3'``), or W_hh^n W_sparse^{m->n} for the authors' coupling.
+    """
+    to_0, to_1 = w_sparse[:, 1], w_sparse[:, 0]  # W^{1->0}, W^{0->1}: (J, N, N)
+    if coupling == "authors":
+        to_0, to_1 = w_hh[:, 0] @ to_0, w_hh[:, 1] @ to_1
+    top = torch.cat([w_hh[:, 0], to_0], dim=-1)  # rows: units of sub-network 0
+    bottom = torch.cat([to_1, w_hh[:, 1]], dim=-1)
+    return torch.cat([top, bottom], dim=-2)
+
+
+def run_recurrence(drive: torch.Tensor, w_rec: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Eq. (3) over both sub-networks: h_t = tanh(drive + W_rec h_{t-1}), h_0 = 0; returns h_T.
+
+    drive: (J, 2, B, N) all input terms (W_ih x + b_ih + b_hh); w_rec: (J, 2N, 2N) as (post, pre).
+    Returns (J, 2, B, N).
+    """
+    J, _, B, N = drive.shape
+    u = drive.transpose(1, 2).reshape(J, B, 2 * N)  # (J, B, 2N), sub-network 0's units first
+    h = Recurrence.apply(u, w_rec.transpose(-1, -2), n_steps)  # (J, B, 2N)
+    return h.view(J, B, 2, N).transpose(1, 2)
 
 
 class Recurrence(torch.autograd.Function):
