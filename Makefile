@@ -7,9 +7,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# What `make test` runs. Notebook tests are one more line, e.g.
-#   TEST_PATHS += --nbval-lax notebooks/
-TEST_PATHS := tests
+# What `make test` runs: the unit tests, then every notebook executed by nbval at its default
+# parameters (--nbval-lax: cells must run without error; outputs are not compared).
+TEST_PATHS := tests --nbval-lax notebooks/
 
 # Notebooks: notebooks/NN_topic.py (py:percent, reviewed source) -> NN_topic.ipynb (generated).
 NOTEBOOK_SOURCES := $(wildcard notebooks/[0-9]*.py)

@@ -1,6 +1,7 @@
 """Test accuracy after training at the ten sweep values of p, several seeds each (SPEC section 6).
 
-Usage: python benchmarks/accuracy_table.py [--seeds 3] [--epochs 5] [--coupling eq3] [--max-epochs 0]
+Usage: python benchmarks/accuracy_table.py [--seeds 3] [--epochs 5] [--coupling eq3] [--input-scale S]
+       [--max-epochs 0] [--set key=value ...]
 Prints one line per p (connections per direction, accuracy per seed, median) and the wall time.
 """
 
@@ -20,6 +21,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--max-epochs", type=int, default=0)
     ap.add_argument("--coupling", default="eq3")
+    ap.add_argument("--input-scale", type=float, default=config.ModelConfig().input_scale)
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--p", type=float, nargs="*", default=None)
     ap.add_argument("--set", nargs="*", default=[], help="TrainConfig/DeepRConfig overrides, key=value")
@@ -36,12 +38,13 @@ def main():
     te = data.paired_mnist("test")
     p_all = [p for p in ps for _ in range(args.seeds)]
     seeds = [s for _ in ps for s in range(args.seeds)]
-    net = model.ModularRNN(p_all, seeds, config.ModelConfig(coupling=args.coupling), cfg.deepr)
+    net = model.ModularRNN(p_all, seeds, config.ModelConfig(coupling=args.coupling, input_scale=args.input_scale), cfg.deepr)
     t0 = time.perf_counter()
     res = train.train(net, tr, te, cfg, compile=True, progress=False)
     dt = time.perf_counter() - t0
     acc = np.array(res.accuracy).reshape(len(ps), args.seeds)
-    print(f"coupling={args.coupling} epochs={args.epochs} max_epochs={args.max_epochs} set={args.set}")
+    print(f"coupling={args.coupling} input_scale={args.input_scale} epochs={args.epochs} "
+          f"max_epochs={args.max_epochs} set={args.set}")
     for i, p in enumerate(ps):
         n = model.n_connections(p, 100)
         ep = res.epochs[i * args.seeds:(i + 1) * args.seeds]

@@ -23,6 +23,7 @@ class ModelConfig:
     n_steps: int = 5  # T, the image is shown at every step (paper: 5)
     bottleneck: int = 0  # units of the bottleneck layer, 0 = standard network (paper: 5, fig. 1b)
     init_range: float = 0.1  # dense weights and biases ~ U(-0.1, 0.1) (paper: 0.1)
+    input_scale: float = 0.3  # factor on the normalised image before W_ih (paper: 1; see the discussion)
     coupling: str = "eq3"  # "eq3": W_sparse h^m enters the pre-activation as eq. (3) writes it; "authors": it is added to h^n before W_hh, as in the authors' code
 
     def __post_init__(self):
@@ -31,8 +32,9 @@ class ModelConfig:
         _check_int("n_classes", self.n_classes, 2)
         _check_int("n_steps", self.n_steps, 1)
         _check_int("bottleneck", self.bottleneck, 0)
-        if not self.init_range > 0:
-            raise ValueError(f"init_range must be > 0, got {self.init_range!r}")
+        for name in ("init_range", "input_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if self.coupling not in ("eq3", "authors"):
             raise ValueError(f"coupling must be 'eq3' or 'authors', got {self.coupling!r}")
 

@@ -102,3 +102,33 @@ class DeepR:
             for state in (self.exp_avg, self.exp_avg_sq, self.steps):
                 state.view_as(flat)[e, d, chosen] = 0.0
         self.rewired += n_died.cpu()
+
+
+class ConnectionLog:
+    """Records the active inter-module connections during training: an ``on_step`` callback for
+    :func:`modlib.train.train`.
+
+    Keeps the initial pattern and one snapshot every ``every`` minibatches. After training,
+    ``times`` (S,) holds the minibatch of each snapshot (0 = initial) and ``active`` the patterns,
+    (S, E, 2, N, N) bool, on the CPU. Memory: S * E * 2 * N^2 bytes.
+    """
+
+    def __init__(self, model: ModularRNN, every: int = 1):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.every = every
+        self._times = [0]
+        self._active = [model.active().cpu()]
+
+    def __call__(self, epoch: int, step: int, model: ModularRNN, deepr: "DeepR") -> None:
+        if step % self.every == 0:
+            self._times.append(step)
+            self._active.append(model.active().cpu())
+
+    @property
+    def times(self) -> torch.Tensor:
+        return torch.tensor(self._times)
+
+    @property
+    def active(self) -> torch.Tensor:
+        return torch.stack(self._active)

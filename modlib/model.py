@@ -162,6 +162,8 @@ class ModularRNN(nn.Module):
         B = x.shape[2]
         w_ih = self.w_ih.reshape(E * 2, N, -1)  # (2E, N, 784)
         drive = torch.bmm(w_ih, x.reshape(E * 2, B, -1).transpose(1, 2))  # (2E, N, B)
+        if self.cfg.input_scale != 1:
+            drive = drive * self.cfg.input_scale
         return drive.view(E, 2, N, B).transpose(-1, -2) + self.b_ih.unsqueeze(2)  # (E, 2, B, N)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:

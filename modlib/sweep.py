@@ -49,8 +49,14 @@ class Profile:
     device: str = "cpu"
 
     def fingerprint(self) -> str:
+        """Hash of the profile and of every library default it runs under (model, training,
+        Deep-R and metrics configs), so that a changed default also counts as a new configuration."""
+        from .config import DeepRConfig, ModelConfig, TrainConfig, as_dict
+        from .metrics import MetricsConfig
+
         keep = {k: v for k, v in asdict(self).items() if k not in ("p", "seeds", "chunk_size", "device")}
-        return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:12]
+        keep["defaults"] = [as_dict(c()) for c in (ModelConfig, TrainConfig, DeepRConfig, MetricsConfig)]
+        return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 PROFILES = {

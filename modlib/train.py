@@ -8,6 +8,7 @@ would get if trained alone (checked by a unit test).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -31,6 +32,7 @@ class TrainResult:
     epochs: list[int]  # epochs each network trained
     history: list[list[float]] = field(default_factory=list)  # test accuracy after each epoch
     rewired: list[int] = field(default_factory=list)  # connections rewired (both directions)
+    rewired_per_epoch: list[list[int]] = field(default_factory=list)  # the same, epoch by epoch
     seconds: float = 0.0  # wall time of the whole run
 
 
@@ -67,6 +69,7 @@ def train(
     device: str | torch.device = "cpu",
     progress: bool = True,
     compile: bool = False,
+    on_step: Callable[[int, int, ModularRNN, DeepR], None] | None = None,
 ) -> TrainResult:
     """Train every network of ``model`` on the main task of eq. (1).
 
@@ -74,6 +77,8 @@ def train(
     below ``cfg.target_accuracy`` keep training, up to ``cfg.max_epochs`` (the others are frozen).
     ``compile=True`` fuses the optimizers' elementwise updates with torch.compile (about 20 s to
     compile once per process, then several times faster for many networks; same numbers).
+    ``on_step(epoch, step, model, deepr)``, if given, is called after every minibatch's Deep-R
+    update (``step`` counts minibatches from 1), e.g. with a :class:`modlib.deepr.ConnectionLog`.
     Returns per-network test accuracy after each epoch.
     """
     cfg = cfg or TrainConfig()
@@ -94,6 +99,8 @@ def train(
     training = torch.ones(E, dtype=torch.bool, device=device)  # networks still training
     epochs_done = [0] * E
     history: list[list[float]] = [[] for _ in range(E)]
+    rewired_per_epoch: list[list[int]] = [[] for _ in range(E)]
+    step = 0
     total_epochs = max(cfg.epochs, cfg.max_epochs)
     steps_per_epoch = -(-n // cfg.batch_size)
     start_time = time.perf_counter()
@@ -111,13 +118,18 @@ def train(
             with torch.no_grad():
                 adadelta(dense, [p.grad for p in dense], square_avg, acc_delta, lr, cfg.rho, cfg.eps)
             deepr.step()
+            step += 1
+            if on_step is not None:
+                on_step(epoch, step, model, deepr)
             bar.update(1)
         lr *= cfg.lr_decay
         deepr.decay_lr()
         acc = accuracy(model, test_data)
+        rewired_total = deepr.rewired.sum(1).tolist()  # (E,) so far
         for e in range(E):
             if training[e]:
                 history[e].append(float(acc[e]))
+                rewired_per_epoch[e].append(rewired_total[e] - sum(rewired_per_epoch[e]))
                 epochs_done[e] += 1
         bar.set_postfix(median_acc=f"{acc.median():.3f}", min_acc=f"{acc.min():.3f}")
         if epoch + 1 >= cfg.epochs:
@@ -132,5 +144,6 @@ def train(
         epochs=epochs_done,
         history=history,
         rewired=deepr.rewired.sum(1).tolist(),
+        rewired_per_epoch=rewired_per_epoch,
         seconds=time.perf_counter() - start_time,
     )

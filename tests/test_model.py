@@ -46,7 +46,7 @@ def test_eq3_recurrence_against_a_plain_loop():
                     rec = h[n] @ w[f"W_hh^{n}"].T + inter
                 else:
                     rec = (h[n] + inter) @ w[f"W_hh^{n}"].T
-                pre = x[n] @ w[f"W_ih^{n}"].T + w[f"b_ih^{n}"] + rec + w[f"b_hh^{n}"]
+                pre = net.cfg.input_scale * x[n] @ w[f"W_ih^{n}"].T + w[f"b_ih^{n}"] + rec + w[f"b_hh^{n}"]
                 new.append(torch.tanh(pre))
             h = new
         got = net.hidden_states(x)[0]

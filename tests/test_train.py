@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from modlib import config, model, optim, train
+from modlib import config, deepr, model, optim, train
 
 
 def test_adadelta_matches_torch():
@@ -26,8 +26,14 @@ def test_training_learns_and_is_deterministic(small_data):
     runs = []
     for _ in range(2):
         net = model.ModularRNN([1e-4, 1.0], seeds=[0, 1])
-        runs.append((train.train(net, train_data, test_data, cfg, progress=False), net))
+        log = deepr.ConnectionLog(net, every=10)
+        runs.append((train.train(net, train_data, test_data, cfg, progress=False, on_step=log), net))
     (res, net), (res2, net2) = runs
+    steps = 2 * -(-len(train_data) // cfg.batch_size)
+    assert log.times.tolist() == list(range(0, steps + 1, 10))
+    assert log.active.shape == (len(log.times), 2, 2, 100, 100)
+    assert (log.active.sum(dim=(-1, -2)) == net.n_conn.view(1, 2, 1)).all()  # constant count
+    assert [sum(r) for r in res.rewired_per_epoch] == res.rewired
     assert len(res.history[0]) == 2 and res.epochs == [2, 2]
     assert min(res.accuracy) > 0.3  # chance is 0.1; 3000 pairs, 2 epochs
     assert res.accuracy == res2.accuracy

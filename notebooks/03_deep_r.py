@@ -1,0 +1,268 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Deep Rewiring
+#
+# *You will see* how Deep-R {cite}`bellec2018deep` trains the connections between the modules
+# (section 2.4 of {cite:t}`bena2021extreme`): a network with one connection per direction and one
+# with a hundred, their fixed connection counts, and which connections survive training.
+# *Time:* about 40 s on a 2-core CPU at the default parameters.
+
+# %% tags=["parameters"]
+p = 1e-4  # connection fraction per direction, 1 connection (paper: 1e-4..1)
+p_compare = 0.01  # a denser network, for contrast (paper: 1e-4..1)
+n_train = 20_000  # training pairs (paper: all 47,993)
+n_test = 2_000  # test pairs (paper: all 7,998)
+epochs = 5  # training epochs (paper: 5)
+seed = 0  # seed of the pairing, the networks and their training
+n_threads = 1  # torch CPU threads; 1 is fastest on a small, busy CPU
+
+# %%
+import numpy as np
+import torch
+from myst_nb import glue
+
+from modlib import config, data, deepr, model, plots, structure, train
+
+torch.set_num_threads(n_threads)
+
+# %% [markdown]
+# ## The algorithm
+#
+# Between the modules, which connections exist is learned along with their weights. Every one of
+# the $N^2$ possible connections of a direction has a sign $s_{ij} \in \{-1, +1\}$, drawn once and
+# never changed, and a parameter $\theta_{ij}$. The connection is **active** when $\theta_{ij} > 0$
+# and **dormant** otherwise:
+#
+# $$
+# w_{ij} = \begin{cases} s_{ij}\, \theta_{ij} & \text{if } \theta_{ij} > 0, \\
+#                        0 & \text{otherwise.} \end{cases}
+# $$ (eq-deepr-weight)
+#
+# At the start exactly $\operatorname{round}(pN^2)$ connections per direction are active, chosen at
+# random, with $\theta_{ij} = |\xi_{ij}| / \sqrt{N}$, $\xi_{ij} \sim \mathcal{N}(0, 1)$. Then, for
+# every minibatch, after the modules' own weights take their Adadelta step {cite}`zeiler2012adadelta`:
+#
+# 1. the active $\theta$ take an Adam step {cite}`kingma2015adam` on the loss, with a learning rate
+#    geometric in the number of connections, from $0.1$ for one connection to $0.01$ for all $N^2$,
+#
+#    $$
+#    \eta(p) = 0.1 \cdot 10^{-\log_{10}(p N^2) / \log_{10}(N^2)},
+#    $$ (eq-deepr-lr)
+#
+#    decaying by a factor $0.95$ per epoch;
+# 2. the active $\theta$ shrink and take a random-walk step,
+#
+#    $$
+#    \theta_{ij} \leftarrow \theta_{ij} - \eta\, \lambda_1 + \eta\, \sigma (1 - p)\, \nu_{ij},
+#    \qquad \nu_{ij} \sim \mathcal{N}(0, 1),
+#    $$ (eq-deepr-walk)
+#
+#    with $\lambda_1$ = {glue:text}`l1:g` and $\sigma$ = {glue:text}`sigma:g`; the factor $1 - p$
+#    anneals the exploration away as the network becomes dense;
+# 3. every connection whose $\theta$ fell to $0$ or below becomes dormant, and as many dormant
+#    connections of the same direction, drawn uniformly at random, become active with a tiny
+#    $\theta$ = {glue:text}`rewire_theta:g`.
+#
+# Dormant connections get no gradient. So the number of active connections of each direction is
+# the same after every step, and with it the network's structure in the sense of chapter 2: its
+# $Q$, {eq}`eq-q-closed-form`, never moves, while *which* units are connected keeps changing. Table 1
+# of the paper gives "Betas 0.9/0.95" for the two optimizers; like the authors' public code, we
+# read them as the per-epoch learning-rate decays of Adadelta and of Adam.
+
+# %%
+nets = model.ModularRNN([p, p_compare], seeds=seed)  # E = 2 networks
+labels = [f"p = {value:g}" for value in (p, p_compare)]
+cfg = config.TrainConfig(epochs=1)  # one epoch per call, see the note below
+N = nets.cfg.n_hidden
+lr = deepr.deepr_lr(nets.n_conn, N, cfg.deepr)  # (E,), eq-deepr-lr
+sign_before = nets.sign.clone()  # (E, 2, N, N)
+theta_before = nets.theta.detach()[0][nets.active()[0]]  # (2,) sparse network
+counts = nets.active().sum((-1, -2))  # (E, 2) active connections
+assert (counts == nets.n_conn[:, None]).all()
+assert ((0.01 <= lr) & (lr <= 0.1)).all()
+glue("l1", cfg.deepr.l1, display=False)
+glue("sigma", cfg.deepr.noise, display=False)
+glue("rewire_theta", cfg.deepr.rewire_theta, display=False)
+glue("epochs_used", epochs, display=False)
+for e, key in enumerate(["sparse", "compare"]):
+    glue(f"n_conn_{key}", int(nets.n_conn[e]), display=False)
+    glue(f"lr_{key}", lr[e].item(), display=False)
+
+# %% [markdown]
+# The sparse network has {glue:text}`n_conn_sparse` connection per direction and learning rate
+# $\eta$ = {glue:text}`lr_sparse:.3g`; the other has {glue:text}`n_conn_compare` and
+# $\eta$ = {glue:text}`lr_compare:.3g`.
+#
+# ## Training
+#
+# :::{note}
+# `train.train` reports the test accuracy after each epoch and the total number of rewirings, but
+# not the connections themselves. To watch them, this chapter calls it once per epoch and takes a
+# snapshot of the active connections in between. Each call starts the optimizers afresh (their
+# moments, the learning-rate decay and the minibatch order), so this is close to, but not the same
+# as, one run of {glue:text}`epochs_used` epochs; exercise 3 compares the two.
+# :::
+
+# %%
+train_data = data.paired_mnist("train", n=n_train, seed=seed)
+test_data = data.paired_mnist("test", n=n_test, seed=seed)
+active = [nets.active().clone()]  # snapshots, each (E, 2, N, N) bool
+results = []
+for epoch in range(epochs):
+    result = train.train(nets, train_data, test_data, cfg, progress=False)
+    results.append(result)
+    active.append(nets.active().clone())
+active = torch.stack(active)  # (S, E, 2, N, N), S = epochs + 1 snapshots
+rewired = torch.tensor([r.rewired for r in results])  # (epochs, E)
+history = [[r.accuracy[e] for r in results] for e in range(nets.n_networks)]
+plots.training_curves(history, labels)
+
+# %% [markdown]
+# What you should see: both networks well above chance, the one with a hundred connections per
+# direction ahead of the one with a single connection, which reaches
+# {glue:text}`acc_sparse:.1%` against {glue:text}`acc_compare:.1%`.
+#
+# ## A constant number of connections
+#
+# Whatever the rewiring does, every snapshot must hold exactly $\operatorname{round}(pN^2)$ active
+# connections per direction, the signs must not have changed, and $Q$ must still be
+# {eq}`eq-q-closed-form`.
+
+# %%
+counts = active.sum((-1, -2))  # (S, E, 2)
+assert (counts == nets.n_conn[None, :, None]).all()
+assert torch.equal(nets.sign, sign_before)
+q_after = structure.q_modularity(nets.adjacency(), nets.groups())  # (E,)
+q_formula = structure.q_closed_form(nets.p)  # (E,), eq-q-closed-form
+assert torch.allclose(q_after, q_formula, rtol=0, atol=1e-12)
+steps = epochs * -(-len(train_data) // cfg.batch_size)  # minibatches in all
+n_initial = active[0].sum((-1, -2, -3))  # (E,)
+kept = (active[-1] & active[0]).sum((-1, -2, -3)) / n_initial  # (E,)
+total = rewired.sum(0)  # (E,) rewirings in the whole run
+first_share = rewired[0] / total.clamp(min=1)  # (E,) share in epoch 1
+lifetime = steps * n_initial / total.clamp(min=1)  # (E,) minibatches
+for e, key in enumerate(["sparse", "compare"]):
+    glue(f"acc_{key}", history[e][-1], display=False)
+    glue(f"rewired_{key}", int(total[e]), display=False)
+    glue(f"kept_{key}", kept[e].item(), display=False)
+    glue(f"first_share_{key}", first_share[e].item(), display=False)
+    glue(f"lifetime_{key}", lifetime[e].item(), display=False)
+glue("steps", steps, display=False)
+plots.active_connections(active, rewired, labels)
+
+# %% [markdown]
+# What you should see: on the left, flat lines, the active count of each direction held fixed; in
+# the middle, the rewirings of each epoch, most of them early; on the right, the share of the
+# initial connections still active after each epoch.
+#
+# Over {glue:text}`steps:,` minibatches the sparse network rewired {glue:text}`rewired_sparse`
+# times and the other {glue:text}`rewired_compare:,` times, on average one rewiring per connection
+# every {glue:text}`lifetime_sparse:,.0f` and {glue:text}`lifetime_compare:,.0f` minibatches. The
+# first epoch holds {glue:text}`first_share_sparse:.0%` and {glue:text}`first_share_compare:.0%` of
+# them. A new connection starts with a tiny $\theta$, which the $\lambda_1$ shrinkage and the
+# random walk {eq}`eq-deepr-walk` can push below zero within a few steps unless the gradient
+# pushes it up; a connection the loss needs soon has a $\theta$ far out of their reach. At the end,
+# {glue:text}`kept_compare:.0%` of the denser network's initial connections are still active.
+#
+# ## Which connections survive
+#
+# The sparse network's connections, one row for each connection seen active at a snapshot:
+
+# %%
+theta_after = [t[a] for t, a in zip(nets.theta.detach(), nets.active())]
+glue("theta_before_sparse", theta_before.max().item(), display=False)
+glue("theta_after_sparse", theta_after[0].min().item(), display=False)
+glue("theta_median_compare", theta_after[1].median().item(), display=False)
+plots.connection_timeline(active[:, 0], nets.theta[0].detach())
+
+# %% [markdown]
+# What you should see: a row per connection of each direction, a square at every epoch where it
+# was active, and the final $\theta$ of the survivors. A connection that lived and died between
+# two snapshots does not appear; the rewiring counts above include it. The sparse network's
+# initial $\theta$ were at most {glue:text}`theta_before_sparse:.2f`; its connections at the end
+# have $\theta \ge$ {glue:text}`theta_after_sparse:.2f`, against a median of
+# {glue:text}`theta_median_compare:.2f` in the denser network, whose hundred connections per
+# direction share the work.
+#
+# ## Exercises
+#
+# **Exercise 1.** Compute the Deep-R learning rate {eq}`eq-deepr-lr` for the ten values of $p$ of
+# the paper's sweep (`numpy.geomspace(1e-4, 1, 10)`, with $N = 100$) using `deepr.deepr_lr`, and
+# check its two ends.
+
+# %% [markdown] tags=["solution"]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# `deepr_lr` takes the connection counts, so convert each $p$ with `model.n_connections`. The rate
+# falls by a factor $10^{1/9} \approx 1.29$ from one value of $p$ to the next, from $0.1$ to
+# $0.01$. The code is below.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+p_sweep = np.geomspace(1e-4, 1, 10)
+counts_sweep = torch.tensor([model.n_connections(v, 100) for v in p_sweep])
+lr_sweep = deepr.deepr_lr(counts_sweep, 100, config.DeepRConfig())
+assert abs(lr_sweep[0] - 0.1) < 1e-12 and abs(lr_sweep[-1] - 0.01) < 1e-12
+print(dict(zip(counts_sweep.tolist(), lr_sweep.numpy().round(4))))
+
+# %% [markdown]
+# **Exercise 2.** Switch off the exploration, $\lambda_1 = \sigma = 0$
+# (`config.DeepRConfig(l1=0, noise=0)`), and train a fresh sparse network for the same number of
+# epochs in one call. How often does it rewire now, and how accurate is it?
+
+# %% [markdown] tags=["solution"]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# Without the shrinkage and the random walk, a connection dies only when the gradient itself
+# drives its $\theta$ below zero, so rewiring becomes rarer and the network explores fewer
+# partners for its single link. The code is below; compare with the runs above.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+quiet = config.DeepRConfig(l1=0, noise=0)
+no_walk = config.TrainConfig(epochs=epochs, deepr=quiet)
+net_quiet = model.ModularRNN(p, seeds=seed, deepr=quiet)
+res = train.train(net_quiet, train_data, test_data, no_walk, progress=False)
+print(f"rewired {res.rewired[0]} times, accuracy {res.accuracy[0]:.3f}")
+
+# %% [markdown]
+# **Exercise 3.** Train fresh copies of both networks with a single call of `train.train` for
+# {glue:text}`epochs_used` epochs, as the trainer is meant to be used, and compare their final
+# accuracy and rewiring counts with the epoch-by-epoch runs above.
+
+# %% [markdown] tags=["solution"]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# One call keeps the optimizers' state and decays the learning rates; the code below prints the
+# accuracy and rewiring counts of both ways of training, side by side. Compare their difference
+# with the spread you get by changing `seed`.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+nets_once = model.ModularRNN([p, p_compare], seeds=seed)
+whole = config.TrainConfig(epochs=epochs)
+res = train.train(nets_once, train_data, test_data, whole, progress=False)
+by_epoch = [h[-1] for h in history]
+print("one call:      ", labels, res.accuracy, "rewired", res.rewired)
+print("epoch by epoch:", labels, by_epoch, "rewired", total.tolist())
+
+# %% [markdown]
+# ## Summary
+#
+# - Deep-R keeps exactly $\operatorname{round}(pN^2)$ connections per direction {eq}`eq-deepr-weight`, so $Q$ is fixed.
+# - Gradient, shrinkage and a random walk {eq}`eq-deepr-walk` decide which connections live; dead ones are replaced at random.
+# - With one connection per direction, learning *which* link to keep is what lets the modules share the parity bit.
