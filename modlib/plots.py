@@ -491,3 +491,62 @@ def within_digit_correlations(h, digits, labels: Sequence[str], n_digits: int = 
     fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="mean correlation")
     plt.close(fig)  # laid out by matplotlib's constrained layout, which places the shared colour bar
     return fig
+
+
+# --- results chapter (07): figures 2-4 of the paper ---------------------------------------------
+def specialization_against_structure(summary, metrics=("bottleneck", "weight_mask", "correlation", "cka"),
+                                     labels=None) -> Figure:
+    """Fig. 2: each metric's specialization (mean and one standard deviation over seeds) against p on
+    a log axis (left) and against Q (right). ``summary``: :func:`modlib.results.summary`."""
+    labels = labels or {}
+    present = [m for m in metrics if m in set(summary["metric"])]
+    fig, axes = plt.subplots(len(present), 2, figsize=(9, 2.3 * len(present)), sharey="row", squeeze=False)
+    for row, metric in zip(axes, present):
+        part = summary[summary["metric"] == metric].sort_values("p")
+        mean, std = part["mean"].to_numpy(), part["std"].fillna(0).to_numpy()
+        for ax, x in zip(row, (part["p"].to_numpy(), part["Q"].to_numpy())):
+            ax.plot(x, mean, "o-", color="tab:purple", ms=4)
+            ax.fill_between(x, mean - std, mean + std, color="tab:purple", alpha=0.25, lw=0)
+            ax.axhline(0, color="grey", lw=0.6)
+        row[0].set_xscale("log")
+        row[0].set_ylabel(f"{labels.get(metric, metric)}\nspecialization")
+    axes[-1, 0].set_xlabel("p, fraction of inter-module connections")
+    axes[-1, 1].set_xlabel("Q, structural modularity")
+    return _done(fig)
+
+
+def raw_metrics(raw, metrics=("bottleneck", "weight_mask", "correlation", "cka_distance"), labels=None) -> Figure:
+    """Fig. 3: each raw metric on the sub-network's own digit and on the other digit, against p.
+    ``raw``: :func:`modlib.results.raw_summary`."""
+    labels = labels or {}
+    present = [m for m in metrics if m in set(raw["metric"])]
+    fig, axes = plt.subplots(1, len(present), figsize=(3.2 * len(present), 3), squeeze=False)
+    for ax, metric in zip(axes[0], present):
+        for digit, color in (("own", "tab:green"), ("other", "tab:red")):
+            part = raw[(raw["metric"] == metric) & (raw["digit"] == digit)].sort_values("p")
+            mean, std = part["mean"].to_numpy(), part["std"].fillna(0).to_numpy()
+            ax.plot(part["p"], mean, "o-", ms=4, color=color, label=f"{digit} digit")
+            ax.fill_between(part["p"], mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        ax.set_xscale("log")
+        ax.set_xlabel("p")
+        ax.set_title(labels.get(metric, metric))
+    axes[0, 0].set_ylabel("M(n, k)")
+    axes[0, 0].legend(frameon=False)
+    return _done(fig)
+
+
+def accuracy_against_p(acc, chance: float = 0.1) -> Figure:
+    """Fig. 4: global test accuracy of the trained networks against p, per architecture (mean, one
+    standard deviation and the worst network). ``acc``: :func:`modlib.results.accuracy_summary`."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for (arch, part), color in zip(acc.groupby("architecture"), ("tab:gray", "tab:blue")):
+        part = part.sort_values("p")
+        ax.errorbar(part["p"], part["mean"], yerr=part["std"].fillna(0), fmt="o-", ms=4, capsize=2,
+                    color=color, label=f"{arch} (mean ± sd)")
+        ax.plot(part["p"], part["min"], "v", ms=4, color=color, alpha=0.6, label=f"{arch} (worst)")
+    ax.axhline(chance, color="grey", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("p, fraction of inter-module connections")
+    ax.set_ylabel("test accuracy, main task")
+    ax.legend(frameon=False, fontsize=8)
+    return _done(fig)

@@ -204,3 +204,42 @@ def profile_from_args(name: str, **overrides) -> Profile:
     if "p" in overrides:
         overrides["p"] = tuple(float(v) for v in overrides["p"])
     return replace(PROFILES[name], **overrides)
+
+
+def measure(p_values, seeds, *, n_train: int | None = None, n_test: int | None = None, epochs: int = 5,
+            bottleneck_epochs: int = 7, max_epochs: int = 0, coupling: str = "eq3", metrics: dict | None = None,
+            network_ids=None, device: str = "cpu", compile: bool = False, progress: bool = False) -> pd.DataFrame:
+    """One chunk's work: train the networks (p_values[i], seeds[i]) in both architectures, each
+    architecture as one batched computation, and measure them with every metric.
+
+    Returns the rows of :func:`modlib.metrics.compute_all`, plus how each network was trained
+    (epochs_trained, rewired, train_seconds), metric_seconds and the data sizes.
+    """
+    from . import config, data, model, train
+    from . import metrics as mx
+
+    if len(p_values) != len(seeds) or not len(p_values):
+        raise ValueError(f"p_values and seeds need one entry per network, got {len(p_values)} and {len(seeds)}")
+    train_data = data.paired_mnist("train", n=n_train or None)
+    test_data = data.paired_mnist("test", n=n_test or None)
+    ids = list(network_ids) if network_ids is not None else list(range(len(p_values)))
+    nets, results = {}, {}
+    for arch, bottleneck, n_epochs in (("standard", 0, epochs), ("bottleneck", 5, bottleneck_epochs)):
+        nets[arch] = model.ModularRNN(list(p_values), list(seeds),
+                                      config.ModelConfig(coupling=coupling, bottleneck=bottleneck))
+        schedule = config.TrainConfig(epochs=n_epochs, max_epochs=max_epochs and max(max_epochs, n_epochs))
+        results[arch] = train.train(nets[arch], train_data, test_data, schedule, device=device,
+                                    progress=progress, compile=compile)
+    start = time.perf_counter()
+    table = mx.compute_all(nets["standard"], nets["bottleneck"], train_data, test_data,
+                           mx.MetricsConfig(**(metrics or {})), accuracy_standard=results["standard"].accuracy,
+                           accuracy_bottleneck=results["bottleneck"].accuracy, network_ids=ids, progress=progress)
+    position = table["network"].map({net_id: i for i, net_id in enumerate(ids)})
+    for arch, res in results.items():
+        here = table["architecture"] == arch
+        table.loc[here, "epochs_trained"] = [res.epochs[i] for i in position[here]]
+        table.loc[here, "rewired"] = [res.rewired[i] for i in position[here]]
+        table.loc[here, "train_seconds"] = res.seconds
+    table["metric_seconds"] = time.perf_counter() - start
+    table["n_train"], table["n_test"] = len(train_data), len(test_data)
+    return table

@@ -42,74 +42,42 @@ config_hash = ""  # the sweep's configuration fingerprint, stored in every row
 progress = True  # progress bars
 
 # %%
-import time
-
-import pandas as pd
-
-from modlib import config, data, metrics as mx, model, sweep, train
+from modlib import metrics as mx
+from modlib import sweep
 
 # %% [markdown]
-# ## Data and networks
-# The chunk's networks see the same pairs (section 2.1); each network has its own seed, which fixes
-# its initial weights, its connection pattern and the order in which it sees the pairs.
+# ## Train and measure (sections 2.4 and 3)
+# {func}`modlib.sweep.measure` trains the chunk's networks twice, in the standard and in the
+# bottleneck architecture, each time as one batched computation; every network has its own seed,
+# which fixes its initial weights, its connection pattern and the order in which it sees the pairs.
+# It then computes every metric of section 3 on the trained networks.
 
 # %%
-assert len(p_values) == len(seeds) > 0, "p_values and seeds need one entry per network"
-train_data = data.paired_mnist("train", n=n_train or None)
-test_data = data.paired_mnist("test", n=n_test or None)
-models = {
-    "standard": model.ModularRNN(p_values, seeds, config.ModelConfig(coupling=coupling)),
-    "bottleneck": model.ModularRNN(p_values, seeds, config.ModelConfig(coupling=coupling, bottleneck=5)),
-}
-schedules = {
-    "standard": config.TrainConfig(epochs=epochs, max_epochs=max_epochs and max(max_epochs, epochs)),
-    "bottleneck": config.TrainConfig(epochs=bottleneck_epochs,
-                                     max_epochs=max_epochs and max(max_epochs, bottleneck_epochs)),
-}
-
-# %% [markdown]
-# ## Training (section 2.4)
-
-# %%
-results = {}
-for arch, net in models.items():
-    results[arch] = train.train(net, train_data, test_data, schedules[arch], device=device,
-                                progress=progress, compile=compile)
-    print(f"{arch}: accuracy {[round(a, 3) for a in results[arch].accuracy]} "
-          f"in {results[arch].seconds:.0f} s")
-
-# %% [markdown]
-# ## Every metric (section 3)
-
-# %%
-t0 = time.perf_counter()
-mcfg = mx.MetricsConfig(**metrics)
-table = mx.compute_all(models["standard"], models["bottleneck"], train_data, test_data, mcfg,
-                       accuracy_standard=results["standard"].accuracy,
-                       accuracy_bottleneck=results["bottleneck"].accuracy,
-                       network_ids=network_ids or None, progress=progress)
-metric_seconds = time.perf_counter() - t0
+table = sweep.measure(p_values, seeds, n_train=n_train, n_test=n_test, epochs=epochs,
+                      bottleneck_epochs=bottleneck_epochs, max_epochs=max_epochs, coupling=coupling,
+                      metrics=metrics, network_ids=network_ids or None, device=device, compile=compile,
+                      progress=progress)
 assert table["value"].notna().all()
 assert set(table["metric"]) >= {"bottleneck", "weight_mask", "correlation", "cka_distance"}
+table.drop_duplicates(["network", "architecture"])[["network", "architecture", "p", "seed", "accuracy",
+                                                    "epochs_trained", "rewired"]]
+
+# %% [markdown]
+# The specialization of eq. (8), per sub-network and metric:
+
+# %%
+mx.specialization_table(table, on_zero="nan").pivot_table(index=["p", "seed", "subnetwork"], columns="metric",
+                                                         values="specialization")
 
 # %% [markdown]
 # ## Rows of the results table
-# Each row also records how the network was trained, the configuration fingerprint, the package
-# versions and the git commit, so that any figure can be traced back to its run.
+# Each row also records the configuration fingerprint, the package versions and the git commit,
+# so that any figure can be traced back to its run.
 
 # %%
-ids = network_ids or list(range(len(p_values)))
-for arch, res in results.items():
-    here = table["architecture"] == arch
-    position = table.loc[here, "network"].map({net_id: i for i, net_id in enumerate(ids)})
-    table.loc[here, "epochs_trained"] = [res.epochs[i] for i in position]
-    table.loc[here, "rewired"] = [res.rewired[i] for i in position]
-    table.loc[here, "train_seconds"] = res.seconds
-table["metric_seconds"] = metric_seconds
-table["n_train"], table["n_test"] = len(train_data), len(test_data)
 table["config_hash"] = config_hash
 for key, value in sweep.provenance().items():
     table[key] = value
 if rows_path:
     sweep.write_atomic(table, rows_path)
-table.head()
+print(f"{len(table)} rows" + (f" written to {rows_path}" if rows_path else ""))

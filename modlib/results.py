@@ -1,0 +1,94 @@
+"""Reading a sweep's results table: specialization against p and Q, and the paper's findings.
+
+Paper: section 4 (figs. 2-4) and appendix A.3; SPEC.md section 6. Every function takes the long
+table that :func:`modlib.metrics.compute_all` returns (and the sweep concatenates) and returns a
+small DataFrame or dict that the results chapter plots and quotes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .structure import q_closed_form
+
+METRICS = ("bottleneck", "weight_mask", "correlation", "cka")  # the order of fig. 2's rows
+LABELS = {"bottleneck": "bottleneck", "weight_mask": "weight mask", "correlation": "correlation",
+          "cka": "CKA (similarity)"}
+Q_MODERATE = 0.35  # the paper: "a network with Q = 0.35 shows little to no specialization"
+
+
+def load(path: str | Path) -> pd.DataFrame:
+    """A results table written by the sweep; a clear error when it is missing or not one."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no results table at {path}; run `python -m modlib sweep` to make one")
+    table = pd.read_csv(path)
+    missing = {"network", "p", "Q", "seed", "accuracy", "subnetwork", "task", "metric", "value"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path} is not a sweep results table: columns {sorted(missing)} are missing")
+    return table
+
+
+def specialization(table: pd.DataFrame, min_accuracy: float = 0.0) -> pd.DataFrame:
+    """Eq. (8) per network and metric, averaged over the two sub-networks (as in fig. 2).
+
+    Returns one row per (network, metric) with p, Q, seed, accuracy and specialization.
+    """
+    spec = metrics.specialization_table(table[table["metric"] != "weight_mask_untrained"],
+                                        min_accuracy=min_accuracy, on_zero="nan")
+    keys = ["network", "architecture", "metric", "p", "Q", "seed", "accuracy"]
+    return spec.groupby(keys, as_index=False)["specialization"].mean()
+
+
+def summary(spec: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each metric's specialization at each p (fig. 2)."""
+    out = spec.groupby(["metric", "p"], as_index=False).agg(
+        mean=("specialization", "mean"), std=("specialization", "std"), n=("specialization", "size"))
+    out["Q"] = q_closed_form(out["p"].to_numpy())
+    return out.sort_values(["metric", "p"]).reset_index(drop=True)
+
+
+def raw_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds and both sub-networks of the raw metric on the own digit (M(n, n)) and on the
+    other one (M(n, 1 - n)), at each p (fig. 3)."""
+    t = table[table["metric"] != "weight_mask_untrained"].copy()
+    t["digit"] = np.where(t["task"] == t["subnetwork"], "own", "other")
+    return t.groupby(["metric", "p", "digit"], as_index=False)["value"].agg(["mean", "std"]).reset_index(drop=True)
+
+
+def accuracy_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Global accuracy of every trained network (fig. 4): mean, std, min per architecture and p."""
+    nets = table.drop_duplicates(["network", "architecture"])
+    return nets.groupby(["architecture", "p"], as_index=False)["accuracy"].agg(["mean", "std", "min", "count"]).reset_index(drop=True)
+
+
+def findings(summ: pd.DataFrame, rise: float = 0.1) -> dict:
+    """The numbers behind the paper's claims, per metric.
+
+    - ``sparsest``/``densest``: mean specialization at the smallest and largest p;
+    - ``monotone``: Spearman rank correlation between p and the mean (-1: rises steadily as p falls);
+    - ``onset_p``/``onset_Q``: the largest p (smallest Q) at which the mean exceeds the densest
+      network's by more than ``rise`` (where the measure "starts to rise");
+    - ``at_q035``: mean specialization interpolated at Q = 0.35 (p = 0.176), on log p.
+    """
+    out = {}
+    p_035 = (1 - 2 * Q_MODERATE) / (1 + 2 * Q_MODERATE)
+    for metric, part in summ.groupby("metric"):
+        part = part.sort_values("p")
+        p, mean = part["p"].to_numpy(), part["mean"].to_numpy()
+        base = mean[-1]
+        above = p[mean > base + rise]
+        onset = float(above.max()) if len(above) else float("nan")
+        out[metric] = {
+            "sparsest": float(mean[0]),
+            "densest": float(base),
+            "monotone": float(pd.Series(p).rank().corr(pd.Series(mean).rank())),  # Spearman
+            "onset_p": onset,
+            "onset_Q": float(q_closed_form(onset)) if np.isfinite(onset) else float("nan"),
+            "at_q035": float(np.interp(np.log10(p_035), np.log10(p), mean)),
+        }
+    return out
