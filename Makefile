@@ -15,7 +15,7 @@ TEST_PATHS := tests --nbval-lax notebooks/
 NOTEBOOK_SOURCES := $(wildcard notebooks/[0-9]*.py)
 NOTEBOOKS        := $(NOTEBOOK_SOURCES:.py=.ipynb)
 
-.PHONY: env test book book-check notebooks clean distclean
+.PHONY: env test book book-check notebooks student clean distclean
 
 env: $(STAMP)
 
@@ -52,8 +52,12 @@ book-check: book
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 	$(BIN)/python scripts/check_book.py _build/html --screenshots _build/screenshots
 
+# The student edition: every notebook without its solution cells, in student/ (generated).
+student: $(STAMP)
+	$(BIN)/python scripts/student_edition.py --out student
+
 clean:
-	rm -rf _build .pytest_cache
+	rm -rf _build .pytest_cache student
 
 distclean: clean
 	rm -rf $(VENV) *.egg-info

@@ -7,9 +7,11 @@ Prints one line per p (connections per direction, accuracy per seed, median) and
 
 import argparse
 import dataclasses
+import os
 import time
 
 import numpy as np
+import pandas as pd
 import torch
 
 from modlib import config, data, model, train
@@ -25,6 +27,7 @@ def main():
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--p", type=float, nargs="*", default=None)
     ap.add_argument("--set", nargs="*", default=[], help="TrainConfig/DeepRConfig overrides, key=value")
+    ap.add_argument("--out", help="also append the accuracies to this CSV (one row per network)")
     args = ap.parse_args()
     ps = args.p or list(np.geomspace(1e-4, 1, 10))
     deepr_kw, train_kw = {}, {}
@@ -52,6 +55,11 @@ def main():
         print(f"p={p:.2e} conn={n:5d} acc={np.round(acc[i], 3).tolist()} median={np.median(acc[i]):.3f} "
               f"epochs={ep} rewired={rew}")
     print(f"wall {dt:.0f} s for {sum(res.epochs)} network-epochs")
+    if args.out:
+        rows = pd.DataFrame({"p": p_all, "n_conn": net.n_conn.tolist(), "seed": seeds, "accuracy": res.accuracy,
+                             "epochs": res.epochs, "rewired": res.rewired, "coupling": args.coupling,
+                             "input_scale": args.input_scale, "settings": " ".join(args.set)})
+        rows.to_csv(args.out, mode="a", header=not os.path.exists(args.out), index=False)
 
 
 if __name__ == "__main__":

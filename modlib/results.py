@@ -92,3 +92,28 @@ def findings(summ: pd.DataFrame, rise: float = 0.1) -> dict:
             "at_q035": float(np.interp(np.log10(p_035), np.log10(p), mean)),
         }
     return out
+
+
+PAPER = {  # what the paper reports (section 4), per metric: where specialization starts to rise
+    "bottleneck": "rises only below p = 0.01 (Q > 0.49)",
+    "weight_mask": "rises from the start, but stays low until about p < 0.11 (Q > 0.4)",
+    "correlation": "rises only below p = 0.01 (Q > 0.49)",
+    "cka": "shown as a raw distance only (appendix A.3)",
+}
+
+
+def comparison(found: dict) -> pd.DataFrame:
+    """The paper's findings next to this run's numbers, one row per metric (see :func:`findings`)."""
+    rows = []
+    for metric in METRICS:
+        if metric not in found:
+            continue
+        f = found[metric]
+        onset = "never (within the grid)" if not np.isfinite(f["onset_p"]) else \
+            f"below p = {f['onset_p']:.2g} (Q = {f['onset_Q']:.3f})"
+        rows.append({"metric": LABELS[metric], "paper: starts to rise": PAPER[metric],
+                     "here: rises by > 0.1": onset,
+                     "here: at p = 1/N²": round(f["sparsest"], 2), "here: at p = 1": round(f["densest"], 2),
+                     "here: at Q = 0.35": round(f["at_q035"], 2),
+                     "here: rank corr. with p": round(f["monotone"], 2)})
+    return pd.DataFrame(rows).set_index("metric")

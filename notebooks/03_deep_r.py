@@ -18,8 +18,8 @@
 #
 # *You will see* how Deep-R {cite}`bellec2018deep` trains the connections between the modules
 # (section 2.4 of {cite:t}`bena2021extreme`): a network with one connection per direction and one
-# with a hundred, their fixed connection counts, and which connections survive training.
-# *Time:* about 40 s on a 2-core CPU at the default parameters.
+# with a hundred, their fixed connection counts, and which connections survive training, minibatch
+# by minibatch. *Time:* about 30 s on a 2-core CPU at the default parameters.
 
 # %% tags=["parameters"]
 p = 1e-4  # connection fraction per direction, 1 connection (paper: 1e-4..1)
@@ -27,10 +27,13 @@ p_compare = 0.01  # a denser network, for contrast (paper: 1e-4..1)
 n_train = 20_000  # training pairs (paper: all 47,993)
 n_test = 2_000  # test pairs (paper: all 7,998)
 epochs = 5  # training epochs (paper: 5)
+log_every = 5  # minibatches between two snapshots of the active connections
 seed = 0  # seed of the pairing, the networks and their training
 n_threads = 1  # torch CPU threads; 1 is fastest on a small, busy CPU
 
 # %%
+import dataclasses
+
 import numpy as np
 import torch
 from myst_nb import glue
@@ -86,7 +89,7 @@ torch.set_num_threads(n_threads)
 # %%
 nets = model.ModularRNN([p, p_compare], seeds=seed)  # E = 2 networks
 labels = [f"p = {value:g}" for value in (p, p_compare)]
-cfg = config.TrainConfig(epochs=1)  # one epoch per call, see the note below
+cfg = config.TrainConfig(epochs=epochs)
 N = nets.cfg.n_hidden
 lr = deepr.deepr_lr(nets.n_conn, N, cfg.deepr)  # (E,), eq-deepr-lr
 sign_before = nets.sign.clone()  # (E, 2, N, N)
@@ -97,7 +100,7 @@ assert ((0.01 <= lr) & (lr <= 0.1)).all()
 glue("l1", cfg.deepr.l1, display=False)
 glue("sigma", cfg.deepr.noise, display=False)
 glue("rewire_theta", cfg.deepr.rewire_theta, display=False)
-glue("epochs_used", epochs, display=False)
+glue("log_every", log_every, display=False)
 for e, key in enumerate(["sparse", "compare"]):
     glue(f"n_conn_{key}", int(nets.n_conn[e]), display=False)
     glue(f"lr_{key}", lr[e].item(), display=False)
@@ -109,27 +112,22 @@ for e, key in enumerate(["sparse", "compare"]):
 #
 # ## Training
 #
-# :::{note}
-# `train.train` reports the test accuracy after each epoch and the total number of rewirings, but
-# not the connections themselves. To watch them, this chapter calls it once per epoch and takes a
-# snapshot of the active connections in between. Each call starts the optimizers afresh (their
-# moments, the learning-rate decay and the minibatch order), so this is close to, but not the same
-# as, one run of {glue:text}`epochs_used` epochs; exercise 3 compares the two.
-# :::
+# Both networks train together, in one call of `train.train`. It reports the test accuracy after
+# each epoch and the rewirings of each epoch; to watch the connections themselves we hand it a
+# `deepr.ConnectionLog` as `on_step`, which it calls after every minibatch. The log keeps the
+# initial connections and a snapshot every {glue:text}`log_every` minibatches:
+# {glue:text}`n_snapshots` snapshots, {glue:text}`log_mib:.1f` MiB of booleans.
 
 # %%
 train_data = data.paired_mnist("train", n=n_train, seed=seed)
 test_data = data.paired_mnist("test", n=n_test, seed=seed)
-active = [nets.active().clone()]  # snapshots, each (E, 2, N, N) bool
-results = []
-for epoch in range(epochs):
-    result = train.train(nets, train_data, test_data, cfg, progress=False)
-    results.append(result)
-    active.append(nets.active().clone())
-active = torch.stack(active)  # (S, E, 2, N, N), S = epochs + 1 snapshots
-rewired = torch.tensor([r.rewired for r in results])  # (epochs, E)
-history = [[r.accuracy[e] for r in results] for e in range(nets.n_networks)]
-plots.training_curves(history, labels)
+log = deepr.ConnectionLog(nets, every=log_every)  # called after every minibatch
+result = train.train(nets, train_data, test_data, cfg, progress=False, on_step=log)
+active, times = log.active, log.times  # (S, E, 2, N, N) bool, (S,) minibatch of each snapshot
+rewired = torch.tensor(result.rewired_per_epoch).T  # (epochs, E)
+glue("n_snapshots", len(times), display=False)
+glue("log_mib", active.nbytes / 2**20, display=False)
+plots.training_curves(result.history, labels)
 
 # %% [markdown]
 # What you should see: both networks well above chance, the one with a hundred connections per
@@ -140,43 +138,55 @@ plots.training_curves(history, labels)
 #
 # Whatever the rewiring does, every snapshot must hold exactly $\operatorname{round}(pN^2)$ active
 # connections per direction, the signs must not have changed, and $Q$ must still be
-# {eq}`eq-q-closed-form`.
+# {eq}`eq-q-closed-form`. A connection active at a snapshot but not at the one before was switched
+# on by a rewiring in between, so the snapshots see at most as many new connections as there
+# were rewirings.
 
 # %%
 counts = active.sum((-1, -2))  # (S, E, 2)
-assert (counts == nets.n_conn[None, :, None]).all()
+assert (counts == nets.n_conn[None, :, None]).all()  # at every snapshot
 assert torch.equal(nets.sign, sign_before)
 q_after = structure.q_modularity(nets.adjacency(), nets.groups())  # (E,)
 q_formula = structure.q_closed_form(nets.p)  # (E,), eq-q-closed-form
 assert torch.allclose(q_after, q_formula, rtol=0, atol=1e-12)
 steps = epochs * -(-len(train_data) // cfg.batch_size)  # minibatches in all
+assert len(times) == 1 + steps // log_every and times[-1] == steps - steps % log_every
+total = torch.tensor(result.rewired)  # (E,) rewirings in the whole run
+assert torch.equal(rewired.sum(0), total)
+seen = (active[1:] & ~active[:-1]).sum((0, -1, -2, -3))  # (E,) new connections at a snapshot
+assert (seen <= total).all()
 n_initial = active[0].sum((-1, -2, -3))  # (E,)
 kept = (active[-1] & active[0]).sum((-1, -2, -3)) / n_initial  # (E,)
-total = rewired.sum(0)  # (E,) rewirings in the whole run
 first_share = rewired[0] / total.clamp(min=1)  # (E,) share in epoch 1
 lifetime = steps * n_initial / total.clamp(min=1)  # (E,) minibatches
 for e, key in enumerate(["sparse", "compare"]):
-    glue(f"acc_{key}", history[e][-1], display=False)
+    glue(f"acc_{key}", result.accuracy[e], display=False)
     glue(f"rewired_{key}", int(total[e]), display=False)
+    glue(f"seen_{key}", int(seen[e]), display=False)
     glue(f"kept_{key}", kept[e].item(), display=False)
     glue(f"first_share_{key}", first_share[e].item(), display=False)
     glue(f"lifetime_{key}", lifetime[e].item(), display=False)
 glue("steps", steps, display=False)
-plots.active_connections(active, rewired, labels)
+plots.active_connections(active, rewired, labels, times=times)
 
 # %% [markdown]
-# What you should see: on the left, flat lines, the active count of each direction held fixed; in
-# the middle, the rewirings of each epoch, most of them early; on the right, the share of the
-# initial connections still active after each epoch.
+# What you should see: on the left, flat lines, the active count of each direction held fixed at
+# every snapshot; in the middle, the rewirings of each epoch, most of them early; on the right, the
+# share of the initial connections still active, snapshot by snapshot, falling fastest in the
+# first epoch.
 #
 # Over {glue:text}`steps:,` minibatches the sparse network rewired {glue:text}`rewired_sparse`
 # times and the other {glue:text}`rewired_compare:,` times, on average one rewiring per connection
 # every {glue:text}`lifetime_sparse:,.0f` and {glue:text}`lifetime_compare:,.0f` minibatches. The
 # first epoch holds {glue:text}`first_share_sparse:.0%` and {glue:text}`first_share_compare:.0%` of
-# them. A new connection starts with a tiny $\theta$, which the $\lambda_1$ shrinkage and the
-# random walk {eq}`eq-deepr-walk` can push below zero within a few steps unless the gradient
-# pushes it up; a connection the loss needs soon has a $\theta$ far out of their reach. At the end,
-# {glue:text}`kept_compare:.0%` of the denser network's initial connections are still active.
+# them. A new connection starts with a tiny $\theta$, and Adam's first step moves it by about
+# $\eta$, down when the gradient says so, whatever the gradient's size: a new connection the loss
+# does not want dies at the next minibatch, long before the $\lambda_1$ shrinkage and the random
+# walk {eq}`eq-deepr-walk` matter, while a connection the loss needs soon has a $\theta$ far from
+# zero. Many connections therefore live and die between two snapshots: the snapshots saw
+# {glue:text}`seen_compare:,` of the denser network's {glue:text}`rewired_compare:,` new
+# connections. At the end, {glue:text}`kept_compare:.0%` of its initial connections are still
+# active.
 #
 # ## Which connections survive
 #
@@ -184,17 +194,22 @@ plots.active_connections(active, rewired, labels)
 
 # %%
 theta_after = [t[a] for t, a in zip(nets.theta.detach(), nets.active())]
+changed = (active[1:] != active[:-1]).flatten(2).any(-1)  # (S - 1, E) pattern changed
+settled = torch.cat([times[:1], times[1:][changed[:, 0]]]).max()  # sparse network's last change
+glue("settled_sparse", int(settled), display=False)
 glue("theta_before_sparse", theta_before.max().item(), display=False)
 glue("theta_after_sparse", theta_after[0].min().item(), display=False)
 glue("theta_median_compare", theta_after[1].median().item(), display=False)
-plots.connection_timeline(active[:, 0], nets.theta[0].detach())
+plots.connection_timeline(active[:, 0], nets.theta[0].detach(), times=times)
 
 # %% [markdown]
-# What you should see: a row per connection of each direction, a square at every epoch where it
-# was active, and the final $\theta$ of the survivors. A connection that lived and died between
-# two snapshots does not appear; the rewiring counts above include it. The sparse network's
-# initial $\theta$ were at most {glue:text}`theta_before_sparse:.2f`; its connections at the end
-# have $\theta \ge$ {glue:text}`theta_after_sparse:.2f`, against a median of
+# What you should see: a row per connection of each direction, a bar over the minibatches where
+# it was active, and the final $\theta$ of the survivors. The sparse network tries a few partners
+# early on and holds the connections it keeps from minibatch {glue:text}`settled_sparse` at the
+# latest. A connection that lived and died between two snapshots does not appear; the rewiring
+# counts above include it. The sparse network's initial $\theta$ were at most
+# {glue:text}`theta_before_sparse:.2f`; its connections at the end have $\theta \ge$
+# {glue:text}`theta_after_sparse:.2f`, against a median of
 # {glue:text}`theta_median_compare:.2f` in the denser network, whose hundred connections per
 # direction share the work.
 #
@@ -222,14 +237,15 @@ print(dict(zip(counts_sweep.tolist(), lr_sweep.numpy().round(4))))
 # %% [markdown]
 # **Exercise 2.** Switch off the exploration, $\lambda_1 = \sigma = 0$
 # (`config.DeepRConfig(l1=0, noise=0)`), and train a fresh sparse network for the same number of
-# epochs in one call. How often does it rewire now, and how accurate is it?
+# epochs. How often does it rewire now, and how accurate is it?
 
 # %% [markdown] tags=["solution"]
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
-# Without the shrinkage and the random walk, a connection dies only when the gradient itself
-# drives its $\theta$ below zero, so rewiring becomes rarer and the network explores fewer
-# partners for its single link. The code is below; compare with the runs above.
+# Without the shrinkage and the random walk, a connection dies only when the gradient steps
+# themselves drive its $\theta$ below zero. That is what ended most connections anyway (see the
+# explanation above and exercise 3), so the number of rewirings changes little. The code is below;
+# compare with the runs above.
 # :::
 
 # %% tags=["solution", "hide-cell"]
@@ -240,29 +256,45 @@ res = train.train(net_quiet, train_data, test_data, no_walk, progress=False)
 print(f"rewired {res.rewired[0]} times, accuracy {res.accuracy[0]:.3f}")
 
 # %% [markdown]
-# **Exercise 3.** Train fresh copies of both networks with a single call of `train.train` for
-# {glue:text}`epochs_used` epochs, as the trainer is meant to be used, and compare their final
-# accuracy and rewiring counts with the epoch-by-epoch runs above.
+# **Exercise 3.** What sets the rate of rewiring: the Deep-R learning rate {eq}`eq-deepr-lr` or the
+# shrinkage $\lambda_1$ of {eq}`eq-deepr-walk`? Train fresh copies of both networks for one epoch,
+# first with both ends of the learning rate (`lr_sparsest` and `lr_dense`) multiplied by 0.1, 0.3,
+# 1 and 3, then with $\lambda_1$ multiplied by 0, 1, 10 and 100 (`dataclasses.replace` on
+# `config.DeepRConfig()`), and compare their rewirings with those of the first epoch above.
 
 # %% [markdown] tags=["solution"]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
-# One call keeps the optimizers' state and decays the learning rates; the code below prints the
-# accuracy and rewiring counts of both ways of training, side by side. Compare their difference
-# with the spread you get by changing `seed`.
+# The learning rate. Adam's step on $\theta$ is of order $\eta$ whatever the gradient's size, so
+# $\eta$ says how far a connection moves per minibatch: with a larger $\eta$, connections of
+# moderate $\theta$ cross zero more often, and the rewirings grow with it. The shrinkage
+# $\eta\lambda_1$ is a fraction $\lambda_1$ = {glue:text}`l1:g` of a step at the paper's value;
+# even a hundred times larger it changes the count far less than the learning rate does. With
+# both factors at 1 the run is exactly the first epoch of the run above. The code is below.
 # :::
 
 # %% tags=["solution", "hide-cell"]
-nets_once = model.ModularRNN([p, p_compare], seeds=seed)
-whole = config.TrainConfig(epochs=epochs)
-res = train.train(nets_once, train_data, test_data, whole, progress=False)
-by_epoch = [h[-1] for h in history]
-print("one call:      ", labels, res.accuracy, "rewired", res.rewired)
-print("epoch by epoch:", labels, by_epoch, "rewired", total.tolist())
+def rewirings(deepr_cfg):
+    """Rewirings of fresh copies of both networks after one epoch with these Deep-R settings."""
+    fresh = model.ModularRNN([p, p_compare], seeds=seed, deepr=deepr_cfg)
+    one_epoch = config.TrainConfig(epochs=1, deepr=deepr_cfg)
+    return train.train(fresh, train_data, test_data, one_epoch, progress=False).rewired
+
+
+paper = config.DeepRConfig()
+by_lr = {f: rewirings(dataclasses.replace(paper, lr_sparsest=f * paper.lr_sparsest,
+                                          lr_dense=f * paper.lr_dense)) for f in (0.1, 0.3, 1, 3)}
+by_l1 = {f: rewirings(dataclasses.replace(paper, l1=f * paper.l1)) for f in (0, 1, 10, 100)}
+assert by_lr[1] == by_l1[1] == rewired[0].tolist()  # the first epoch of the run above
+print("rewirings in one epoch,", " and ".join(labels))
+for f, r in by_lr.items():
+    print(f"  learning rate x {f:<4g}", r)
+for f, r in by_l1.items():
+    print(f"  l1            x {f:<4g}", r)
 
 # %% [markdown]
 # ## Summary
 #
 # - Deep-R keeps exactly $\operatorname{round}(pN^2)$ connections per direction {eq}`eq-deepr-weight`, so $Q$ is fixed.
-# - Gradient, shrinkage and a random walk {eq}`eq-deepr-walk` decide which connections live; dead ones are replaced at random.
+# - Adam's steps of order $\eta$ {eq}`eq-deepr-lr`, more than the shrinkage and the random walk {eq}`eq-deepr-walk`, decide which connections live; dead ones are replaced at random.
 # - With one connection per direction, learning *which* link to keep is what lets the modules share the parity bit.
