@@ -15,7 +15,7 @@ TEST_PATHS := tests --nbval-lax notebooks/
 NOTEBOOK_SOURCES := $(wildcard notebooks/[0-9]*.py)
 NOTEBOOKS        := $(NOTEBOOK_SOURCES:.py=.ipynb)
 
-.PHONY: env test book book-check notebooks student clean distclean
+.PHONY: env test book book-check notebooks student sweep clean distclean
 
 env: $(STAMP)
 
@@ -51,6 +51,13 @@ book-check: book
 	command -v chromium >/dev/null || (apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 	$(BIN)/python scripts/check_book.py _build/html --screenshots _build/screenshots
+
+# The sweep of section 4 (resumable): `make sweep` runs the quick profile; `make sweep PROFILE=paper`
+# the paper's (10 values of p x 10 seeds), whose table the results chapter reads from results/.
+PROFILE ?= quick
+sweep: $(STAMP)
+	$(BIN)/python -m modlib sweep --profile $(PROFILE) --out runs/$(PROFILE) \
+	  $(if $(filter paper,$(PROFILE)),--results results/paper.csv,)
 
 # The student edition: every notebook without its solution cells, in student/ (generated).
 student: $(STAMP)

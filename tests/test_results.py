@@ -1,0 +1,65 @@
+"""The results analysis on a hand-made table whose answers are known."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modlib import plots, results
+
+
+def make_table(own_by_p: dict, other: float = 0.2, seeds=(0, 1)) -> pd.DataFrame:
+    """Every metric has M(n, n) = own_by_p[p] and M(n, 1-n) = other, for both sub-networks."""
+    rows, net = [], 0
+    for p, own in own_by_p.items():
+        for seed in seeds:
+            for arch, names in (("standard", ("weight_mask", "correlation", "cka_distance")), ("bottleneck", ("bottleneck",))):
+                for metric in names:
+                    for n in (0, 1):
+                        for k in (0, 1):
+                            value = own if n == k else other
+                            if metric == "cka_distance":
+                                value = 1 - value
+                            rows.append({"network": net, "architecture": arch, "p": p, "n_conn": 1, "Q": (1 - p) / (2 * (1 + p)),
+                                         "seed": seed, "coupling": "eq3", "accuracy": 0.9 - 0.1 * (p == 1.0) * seed,
+                                         "subnetwork": n, "task": k, "metric": metric, "value": value})
+                net += 1
+    return pd.DataFrame(rows)
+
+
+def test_specialization_summary_and_findings():
+    own = {1e-4: 0.6, 1e-2: 0.3, 1.0: 0.2}  # specialization (own - other) / (own + other): 0.5, 0.2, 0
+    table = make_table(own)
+    summ = results.summary(results.specialization(table))
+    for metric in ("bottleneck", "weight_mask", "correlation", "cka"):
+        part = summ[summ["metric"] == metric].set_index("p")["mean"]
+        np.testing.assert_allclose(part.loc[[1e-4, 1e-2, 1.0]], [0.5, 0.2, 0.0], atol=1e-12)
+    found = results.findings(summ, rise=0.1)
+    assert found["correlation"]["onset_p"] == 1e-2  # 0.2 > 0 + 0.1 at p = 0.01, not at p = 1
+    assert found["correlation"]["monotone"] == pytest.approx(-1.0)
+    assert found["bottleneck"]["sparsest"] == pytest.approx(0.5)
+    # Q = 0.35 is p = 0.176: between p = 0.01 (0.2) and p = 1 (0.0) on log p
+    assert 0.0 < found["weight_mask"]["at_q035"] < 0.2
+    comp = results.comparison(found)
+    assert list(comp.index) == ["bottleneck", "weight mask", "correlation", "CKA (similarity)"]
+
+
+def test_accuracy_threshold_and_raw_tables():
+    table = make_table({1e-4: 0.6, 1.0: 0.2})
+    spec = results.specialization(table, min_accuracy=0.85)
+    assert set(spec.loc[spec["p"] == 1.0, "seed"]) == {0}  # seed 1 at p = 1 is at 0.8
+    raw = results.raw_summary(table)
+    own = raw[(raw["metric"] == "correlation") & (raw["digit"] == "own")].set_index("p")["mean"]
+    assert own.loc[1e-4] == pytest.approx(0.6)
+    acc = results.accuracy_summary(table)
+    assert acc.loc[(acc["architecture"] == "standard") & (acc["p"] == 1.0), "min"].item() == pytest.approx(0.8)
+    for fig in (plots.specialization_against_structure(results.summary(spec)), plots.raw_metrics(raw),
+                plots.accuracy_against_p(acc)):
+        assert fig.axes
+
+
+def test_missing_or_foreign_table_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="modlib sweep"):
+        results.load(tmp_path / "none.csv")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a sweep results table"):
+        results.load(tmp_path / "other.csv")
