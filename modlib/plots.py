@@ -341,15 +341,17 @@ def raw_metric(M, labels: Sequence[str], metric: str = "M(n, k)", vmin: float = 
     """
     M = _np(M).astype(float)
     E = M.shape[0]
+    colours = plt.get_cmap(cmap)
     fig, axes = plt.subplots(1, E, figsize=(3.1 * E + 0.9, 2.9), squeeze=False, layout="constrained")
     for e, ax in enumerate(axes[0]):
-        image = ax.imshow(M[e], cmap=cmap, vmin=vmin, vmax=vmax)
+        image = ax.imshow(M[e], cmap=colours, vmin=vmin, vmax=vmax)
         for n in range(2):
             for k in range(2):
                 value = M[e, n, k]
-                light = (value - vmin) / (vmax - vmin) < 0.6
+                red, green, blue, _ = colours(np.clip((value - vmin) / (vmax - vmin), 0, 1))
+                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5  # text in white on a dark cell
                 ax.text(k, n, f"{value:.2f}", ha="center", va="center", fontsize=12,
-                        color="w" if light else "k", fontweight="bold" if n == k else "normal")
+                        color="w" if dark else "k", fontweight="bold" if n == k else "normal")
         ax.set_xticks([0, 1], ["digit 0", "digit 1"])
         ax.set_yticks([0, 1], ["sub-net 0", "sub-net 1"])
         for n, tick in enumerate(ax.get_yticklabels()):
