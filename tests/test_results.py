@@ -35,6 +35,8 @@ def test_specialization_summary_and_findings():
         np.testing.assert_allclose(part.loc[[1e-4, 1e-2, 1.0]], [0.5, 0.2, 0.0], atol=1e-12)
     found = results.findings(summ, rise=0.1)
     assert found["correlation"]["onset_p"] == 1e-2  # 0.2 > 0 + 0.1 at p = 0.01, not at p = 1
+    assert found["correlation"]["lowest"] == pytest.approx(0.0)
+    assert np.isnan(results.findings(summ, rise=0.6)["correlation"]["onset_p"])  # never rises that far
     assert found["correlation"]["monotone"] == pytest.approx(-1.0)
     assert found["bottleneck"]["sparsest"] == pytest.approx(0.5)
     # Q = 0.35 is p = 0.176: between p = 0.01 (0.2) and p = 1 (0.0) on log p
