@@ -122,6 +122,7 @@ def write_atomic(frame: pd.DataFrame, path: Path) -> None:
             frame.to_csv(f, index=False)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a results table is for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -128,6 +128,9 @@ glue("n_train_used", len(train_data), display=False)
 #   + \beta^{(n)}_{hh} + W^{m \to n}_{\text{sparse}}\, h^{(m)}_{t-1} \right).
 # $$ (eq-recurrence)
 #
+# Here $x^{(n)}$ is the normalised image times `ModelConfig.input_scale` (0.3; the paper uses the
+# normalised image itself): the {doc}`../book/discussion` explains why.
+#
 # $W_{hh}^{(n)}$ is dense, but $W^{m \to n}_{\text{sparse}}$ has only $\operatorname{round}(p N^2)$
 # non-zero entries: with $p = 1/N^2$ the modules exchange information through one connection in
 # each direction. Each module reads its final state out into ten values,
@@ -258,8 +261,8 @@ def recurrence(w, x, n_steps):
     return torch.stack(h)
 
 
-with torch.no_grad():
-    mine = recurrence(net.weights(0), x, net.cfg.n_steps)
+with torch.no_grad():  # the images enter scaled by input_scale (see the discussion chapter)
+    mine = recurrence(net.weights(0), net.cfg.input_scale * x, net.cfg.n_steps)
     torch.testing.assert_close(mine, net.hidden_states(x)[0])
 
 # %% [markdown]

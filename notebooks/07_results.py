@@ -136,6 +136,15 @@ results.comparison(found)
 #    (correlation), against {glue:text}`bottleneck_sparsest:.2f`,
 #    {glue:text}`weight_mask_sparsest:.2f` and {glue:text}`correlation_sparsest:.2f` with one
 #    connection per direction.
+# 4. **Where we differ: the all-to-all end.** The paper's curves fall steadily to the densest
+#    network. Here the weight masks do, but the bottleneck, correlation and CKA measures turn up again
+#    at $p = 1$: the bottleneck measure is {glue:text}`bottleneck_densest:.2f` there against a lowest
+#    value of {glue:text}`bottleneck_lowest:.2f`, the correlation measure
+#    {glue:text}`correlation_densest:.2f` against {glue:text}`correlation_lowest:.2f`. A possible
+#    reason is Deep-R itself: with every connection present, a connection whose $\theta$ falls to zero
+#    can only be re-activated in place, with its fixed sign, so connections whose sign does not suit
+#    the task sit near zero and the all-to-all network is effectively less connected than its $p$
+#    says. The rise at extreme sparsity, the paper's finding, is unaffected.
 #
 # The discussion chapter says where and why this edition's choices differ from the paper's.
 
