@@ -47,7 +47,7 @@ from modlib import sweep
 
 # %% [markdown]
 # ## Train and measure (sections 2.4 and 3)
-# {func}`modlib.sweep.measure` trains the chunk's networks twice, in the standard and in the
+# `modlib.sweep.measure` trains the chunk's networks twice, in the standard and in the
 # bottleneck architecture, each time as one batched computation; every network has its own seed,
 # which fixes its initial weights, its connection pattern and the order in which it sees the pairs.
 # It then computes every metric of section 3 on the trained networks.
