@@ -62,8 +62,8 @@ class Profile:
 PROFILES = {
     # What a student runs: the qualitative figure 2 in a few minutes on a laptop CPU.
     "quick": Profile(
-        p=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), seeds=2, n_train=6000, n_test=2000, epochs=3,
-        bottleneck_epochs=3, metrics={"bottleneck_epochs": 2, "n_pairs": 2000, "cka_repeats": 2},
+        p=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), seeds=2, n_train=20000, n_test=2000, epochs=4,
+        bottleneck_epochs=4, metrics={"bottleneck_epochs": 2, "n_pairs": 2000, "cka_repeats": 2},
         chunk_size=10,
     ),
     # The paper's sweep (SPEC section 6): 10 values of p x 10 seeds, full data, every metric.
