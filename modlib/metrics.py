@@ -29,10 +29,11 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import cka, optim, structure
+from .config import TrainConfig
 from .data import PairedDigits
 from .model import ModularRNN, competitive_decision, per_network_loss, recurrent_matrix, run_recurrence
 
-ADADELTA_EPS = 1e-6  # PyTorch's default, as in modlib.train
+ADADELTA_EPS = TrainConfig().eps  # the same Adadelta epsilon as the main training
 METRICS = ("bottleneck", "weight_mask", "correlation", "cka_distance")
 # Columns that identify one network in the tables (everything but sub-network, task, metric, value).
 NETWORK_COLUMNS = ["network", "architecture", "p", "n_conn", "Q", "seed", "coupling", "accuracy"]
