@@ -130,6 +130,6 @@ def parameter_table(*configs) -> "pandas.DataFrame":
             if dataclasses.is_dataclass(value):
                 continue
             match = re.search(rf"^\s+{f.name}: [^=]+= [^#\n]*#\s*(.*)$", source, re.MULTILINE)
-            rows.append({"group": type(cfg).__name__, "setting": f.name, "value": value,
+            rows.append({"group": type(cfg).__name__, "setting": f.name, "value": repr(value),
                          "note": match.group(1).strip() if match else ""})
     return pd.DataFrame(rows)
