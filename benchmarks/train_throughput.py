@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from modlib import config, data, model, train
+from modlib import config, data, model, runtime, train
 
 N, C, T, D = 100, 10, 5, 784
 PAIRS_PER_EPOCH = 47_993  # training pairs of the paper's split
@@ -108,13 +108,16 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100], help="numbers of networks E")
     ap.add_argument("--plain-networks", type=int, default=2, help="networks the plain loop trains")
     args = ap.parse_args()
+    # The allocator setting the trainer applies (modlib.runtime), applied to the plain loop too.
+    kept = runtime.keep_freed_memory()
     torch.manual_seed(0)
     train_data = data.paired_mnist("train", n=args.pairs)
     test_data = data.paired_mnist("test", n=200)
     peak = matmul_rate()
     scale = PAIRS_PER_EPOCH / args.pairs
     fl = flops_per_pair() * PAIRS_PER_EPOCH / 1e9  # GFLOP per network-epoch
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; float32 matmul (2048^2): {peak:.0f} GFLOP/s")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, malloc keeps freed memory: {kept}; "
+          f"float32 matmul (2048^2): {peak:.0f} GFLOP/s")
     print(f"work per network-epoch: {fl:.1f} GFLOP ({PAIRS_PER_EPOCH} pairs, batch 128); timed on {args.pairs} pairs")
     cfg = config.TrainConfig(epochs=1)
     warm_data = data.paired_mnist("train", n=256)

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import cka, optim, structure
+from . import cka, optim, runtime, structure
 from .config import TrainConfig
 from .data import PairedDigits
 from .model import ModularRNN, competitive_decision, per_network_loss, recurrent_matrix, run_recurrence
@@ -234,6 +234,7 @@ def bottleneck_metric(model: ModularRNN, train_data: PairedDigits, test_data: Pa
     unit test checks it).
     """
     cfg = cfg or MetricsConfig()
+    runtime.keep_freed_memory()
     if not model.cfg.bottleneck:
         raise ValueError("bottleneck_metric needs a bottleneck network (model.cfg.bottleneck > 0)")
     b_train = final_states(model, train_data, cfg.eval_batch_size, bottleneck=True)  # (E, 2, n, F)
@@ -363,6 +364,7 @@ def weight_mask_metric(model: ModularRNN, train_data: PairedDigits, test_data: P
     averaged over repeats. Run it on :func:`untrained_copy` for the paper's control.
     """
     cfg = cfg or MetricsConfig()
+    runtime.keep_freed_memory()
     layout, labels = mask_layout(model)
     device = _device(model)
     E, R = model.n_networks, cfg.mask_repeats

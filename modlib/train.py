@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from . import optim
+from . import optim, runtime
 from .config import TrainConfig
 from .data import PairedDigits
 from .deepr import DeepR
@@ -83,6 +83,7 @@ def train(
     """
     cfg = cfg or TrainConfig()
     device = _check_device(device)
+    runtime.keep_freed_memory()
     model.to(device)
     E, n = model.n_networks, len(train_data)
     if n < 1:
@@ -103,13 +104,15 @@ def train(
     step = 0
     total_epochs = max(cfg.epochs, cfg.max_epochs)
     steps_per_epoch = -(-n // cfg.batch_size)
+    x_buffer = images.new_empty(E * 2 * min(n, cfg.batch_size), images.shape[1])  # reused every minibatch
     start_time = time.perf_counter()
     bar = tqdm(total=total_epochs * steps_per_epoch, disable=not progress, desc=f"training {E} networks")
     for epoch in range(total_epochs):
         order = torch.stack([torch.randperm(n, generator=g) for g in order_gens]).to(device)  # (E, n)
         for start in range(0, n, cfg.batch_size):
             idx = order[:, start : start + cfg.batch_size]  # (E, B)
-            x = images.index_select(0, pairs[idx].transpose(1, 2).flatten()).view(E, 2, -1, images.shape[1])  # (E, 2, B, 784)
+            rows = pairs[idx].transpose(1, 2).flatten()  # image of each (network, sub-network, example)
+            x = torch.index_select(images, 0, rows, out=x_buffer[: len(rows)]).view(E, 2, -1, images.shape[1])  # (E, 2, B, 784)
             r_out, _ = competitive_decision(model(x))  # (E, B, C)
             loss = per_network_loss(r_out, target[idx])  # (E,)
             for p in model.parameters():
