@@ -58,7 +58,9 @@ def main():
     if args.out:
         rows = pd.DataFrame({"p": p_all, "n_conn": net.n_conn.tolist(), "seed": seeds, "accuracy": res.accuracy,
                              "epochs": res.epochs, "rewired": res.rewired, "coupling": args.coupling,
-                             "input_scale": args.input_scale, "settings": " ".join(args.set)})
+                             "input_scale": args.input_scale, "lr_dense": cfg.deepr.lr_dense,
+                             "max_epochs": args.max_epochs,
+                             "settings": " ".join(args.set)})
         rows.to_csv(args.out, mode="a", header=not os.path.exists(args.out), index=False)
 
 

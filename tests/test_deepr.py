@@ -6,8 +6,11 @@ from modlib.model import competitive_decision, per_network_loss
 
 
 def test_learning_rate_is_geometric_in_p():
-    lr = deepr.deepr_lr(torch.tensor([1, 100, 10_000]), 100, config.DeepRConfig())
+    paper = config.DeepRConfig(lr_sparsest=0.1, lr_dense=0.01)  # Table 1: [0.1 - 0.01]
+    lr = deepr.deepr_lr(torch.tensor([1, 100, 10_000]), 100, paper)
     torch.testing.assert_close(lr, torch.tensor([0.1, 10**-1.5, 0.01], dtype=torch.double))
+    lr = deepr.deepr_lr(torch.tensor([1, 100, 10_000]), 100, config.DeepRConfig())  # the default ends
+    torch.testing.assert_close(lr, torch.tensor([0.1, (0.1 * 0.003) ** 0.5, 0.003], dtype=torch.double))
 
 
 def _run_steps(net, opt, steps, gen):
