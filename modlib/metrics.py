@@ -512,7 +512,7 @@ def _network_columns(model: ModularRNN, architecture: str, accuracy, network_ids
     if len(acc) != E:
         raise ValueError(f"accuracy must have one entry per network ({E}), got {len(acc)}")
     with torch.no_grad():
-        q = structure.q_modularity(model.adjacency().cpu(), model.groups()).numpy()
+        q = structure.q_modularity(model.adjacency().cpu(), model.groups().cpu()).numpy()
     return pd.DataFrame({"network": ids, "architecture": architecture, "p": model.p.cpu().numpy(),
                          "n_conn": model.n_conn.cpu().numpy(), "Q": q, "seed": list(model.seeds),
                          "coupling": model.cfg.coupling, "accuracy": acc})

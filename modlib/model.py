@@ -195,14 +195,14 @@ class ModularRNN(nn.Module):
         """
         E, N = self.n_networks, self.cfg.n_hidden
         active = self.active().to(torch.float32)  # (E, d, post, pre)
-        ones = torch.ones(E, N, N)
+        ones = torch.ones(E, N, N, device=active.device)
         top = torch.cat([ones, active[:, 0].transpose(-1, -2)], dim=-1)  # from sub-network 0 (pre)
         bottom = torch.cat([active[:, 1].transpose(-1, -2), ones], dim=-1)
         return torch.cat([top, bottom], dim=-2)
 
     def groups(self) -> torch.Tensor:
-        """Sub-network label of each unit: (2N,) with 0 for the first N units."""
-        return torch.arange(2 * self.cfg.n_hidden) // self.cfg.n_hidden
+        """Sub-network label of each unit: (2N,) with 0 for the first N units, on the model's device."""
+        return torch.arange(2 * self.cfg.n_hidden, device=self.theta.device) // self.cfg.n_hidden
 
     def weights(self, e: int = 0) -> dict[str, torch.Tensor]:
         """Readable views of network e's weights: ``{"W_ih^0": (N, 784), ..., "W_sparse^0->1": ...}``."""

@@ -101,3 +101,17 @@ def test_batched_training_equals_training_alone(small_data):
             torch.testing.assert_close(getattr(together, name)[e], param[0], atol=2e-5, rtol=1e-4)
         assert abs(res.accuracy[e] - res_alone.accuracy[0]) <= 0.002
         assert res.rewired[e] == res_alone.rewired[0]
+
+
+@pytest.mark.parametrize("bottleneck", [0, 5])
+def test_everything_a_model_computes_stays_on_its_device(bottleneck):
+    """Device-agnostic code, checked without a GPU: on PyTorch's "meta" device any tensor created on
+    the CPU by mistake makes the operation that mixes it in fail, as it would on CUDA."""
+    net = model.ModularRNN([1e-4, 1.0], [0, 1], config.ModelConfig(bottleneck=bottleneck)).to("meta")
+    x = torch.empty(2, 2, 8, 784, device="meta")
+    r_out, mu = model.competitive_decision(net(x))
+    assert r_out.device.type == mu.device.type == "meta"
+    assert net(x[0]).shape == (2, 2, 8, 10)  # inputs shared by every network
+    for value in (net.adjacency(), net.groups(), net.recurrent_matrix(), net.w_sparse(),
+                  model.per_network_loss(r_out, torch.zeros(8, dtype=torch.long, device="meta"))):
+        assert value.device.type == "meta"
