@@ -23,6 +23,8 @@ def main(argv=None) -> int:
     sw.add_argument("--epochs", type=int, help="epochs of the standard network")
     sw.add_argument("--bottleneck-epochs", type=int, help="epochs of the bottleneck network")
     sw.add_argument("--chunk-size", type=int, help="networks per papermill run; size it to the device")
+    sw.add_argument("--deepr", nargs="+", metavar="KEY=VALUE",
+                    help="Deep-R settings other than the defaults, e.g. lr_dense=0.003 (see modlib.config.DeepRConfig)")
     sw.add_argument("--device", help="cpu or cuda")
     sw.add_argument("--out", type=Path, help="run folder (default: runs/<profile>)")
     sw.add_argument("--results", type=Path, help="results table (default: <out>/results.csv)")
@@ -31,7 +33,7 @@ def main(argv=None) -> int:
         profile = sweep.profile_from_args(
             args.profile, p=args.p, seeds=args.seeds, n_train=args.n_train, n_test=args.n_test,
             epochs=args.epochs, bottleneck_epochs=args.bottleneck_epochs, chunk_size=args.chunk_size,
-            device=args.device)
+            device=args.device, deepr=args.deepr)
         sweep.chunks(profile)  # validates the grid before any work
     except (ValueError, TypeError) as err:
         ap.error(str(err))

@@ -44,7 +44,7 @@ class DeepRConfig:
     """Deep-R on the inter-module connections (Bellec et al. 2018), SPEC section 4."""
 
     lr_sparsest: float = 0.1  # Adam learning rate at p = 1/N^2 (paper: 0.1)
-    lr_dense: float = 0.003  # Adam learning rate at p = 1 (paper: 0.01; see the discussion); geometric in between
+    lr_dense: float = 0.01  # Adam learning rate at p = 1 (paper: 0.01); geometric in between
     lr_decay: float = 0.95  # per-epoch decay (Table 1 "Betas" 0.95, read as in the authors' code)
     betas: tuple[float, float] = (0.9, 0.999)  # Adam's moment decays
     eps: float = 1e-8  # Adam's epsilon

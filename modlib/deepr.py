@@ -29,8 +29,7 @@ def deepr_lr(n_conn: torch.Tensor, n_hidden: int, cfg: DeepRConfig) -> torch.Ten
     """Adam learning rate per network, geometric in the connection count.
 
     lr = lr_sparsest * (lr_dense / lr_sparsest) ** (log10(p N^2) / log10(N^2)), so 0.1 for one
-    connection and ``lr_dense`` for all N^2 (SPEC section 4 and the paper: 0.01; the default is
-    0.003, see the book's discussion). n_conn: (E,) -> (E,) float64.
+    connection and 0.01 for all N^2 at the defaults (SPEC section 4). n_conn: (E,) -> (E,) float64.
     """
     frac = torch.log10(n_conn.double()) / math.log10(n_hidden**2)
     return cfg.lr_sparsest * (cfg.lr_dense / cfg.lr_sparsest) ** frac

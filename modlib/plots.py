@@ -517,6 +517,28 @@ def specialization_against_structure(summary, metrics=("bottleneck", "weight_mas
     return _done(fig)
 
 
+def specialization_compare(summaries: dict, metrics=("bottleneck", "weight_mask", "correlation", "cka"),
+                           labels=None) -> Figure:
+    """Each metric's mean specialization against p for several sweeps, one line per sweep (mean and
+    one standard deviation). ``summaries``: {legend label: :func:`modlib.results.summary`}."""
+    labels = labels or {}
+    present = [m for m in metrics if all(m in set(s["metric"]) for s in summaries.values())]
+    fig, axes = plt.subplots(1, len(present), figsize=(3.2 * len(present), 3), sharey=True, squeeze=False)
+    for ax, metric in zip(axes[0], present):
+        for (name, summ), color in zip(summaries.items(), ("tab:purple", "tab:orange", "tab:green")):
+            part = summ[summ["metric"] == metric].sort_values("p")
+            mean, std = part["mean"].to_numpy(), part["std"].fillna(0).to_numpy()
+            ax.plot(part["p"], mean, "o-", ms=4, color=color, label=name)
+            ax.fill_between(part["p"], mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_xscale("log")
+        ax.set_xlabel("p")
+        ax.set_title(labels.get(metric, metric))
+    axes[0, 0].set_ylabel("specialization")
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    return _done(fig)
+
+
 def raw_metrics(raw, metrics=("bottleneck", "weight_mask", "correlation", "cka_distance"), labels=None) -> Figure:
     """Fig. 3: each raw metric on the sub-network's own digit and on the other digit, against p.
     ``raw``: :func:`modlib.results.raw_summary`."""

@@ -11,6 +11,7 @@ failed sweep loses nothing; a changed configuration is refused instead of mixed 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import N_HIDDEN
+from .config import N_HIDDEN, DeepRConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "08_sweep_chunk.ipynb"
@@ -45,6 +46,7 @@ class Profile:
     coupling: str = "eq3"
     max_epochs: int = 0  # optional longer schedule (0 = the paper's epochs only)
     metrics: dict = field(default_factory=dict)  # MetricsConfig overrides
+    deepr: dict = field(default_factory=dict)  # DeepRConfig overrides, e.g. {"lr_dense": 0.003}
     chunk_size: int = 20  # networks per papermill run (per architecture)
     device: str = "cpu"
 
@@ -139,7 +141,7 @@ def chunk_parameters(profile: Profile, index: int, rows_path: Path) -> dict:
         "n_train": profile.n_train or 0, "n_test": profile.n_test or 0,
         "epochs": profile.epochs, "bottleneck_epochs": profile.bottleneck_epochs,
         "max_epochs": profile.max_epochs, "coupling": profile.coupling,
-        "metrics": dict(profile.metrics), "device": profile.device, "compile": len(jobs) >= 4,
+        "metrics": dict(profile.metrics), "deepr": dict(profile.deepr), "device": profile.device, "compile": len(jobs) >= 4,
         "rows_path": str(rows_path), "config_hash": profile.fingerprint(), "progress": False,
     }
 
@@ -204,12 +206,34 @@ def profile_from_args(name: str, **overrides) -> Profile:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "p" in overrides:
         overrides["p"] = tuple(float(v) for v in overrides["p"])
+    if "deepr" in overrides:
+        overrides["deepr"] = parse_overrides(overrides["deepr"], DeepRConfig, "deepr")
     return replace(PROFILES[name], **overrides)
+
+
+def parse_overrides(items, cls, name: str) -> dict:
+    """``["key=value", ...]`` (or a dict) as overrides of the dataclass ``cls``, each value converted to
+    the type of the field's default and checked by constructing ``cls``; a clear error otherwise."""
+    if isinstance(items, dict):
+        items = [f"{k}={v}" for k, v in items.items()]
+    fields = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
+    out = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if not sep or key not in fields or isinstance(fields[key], tuple):
+            allowed = ", ".join(k for k, v in fields.items() if not isinstance(v, tuple))
+            raise ValueError(f"{name} overrides must be key=value with key one of {allowed}; got {item!r}")
+        try:
+            out[key] = type(fields[key])(value)
+        except ValueError:
+            raise ValueError(f"{name} override {key} must be a {type(fields[key]).__name__}, got {value!r}") from None
+    cls(**out)  # range checks, with the parameter named
+    return out
 
 
 def measure(p_values, seeds, *, n_train: int | None = None, n_test: int | None = None, epochs: int = 5,
             bottleneck_epochs: int = 7, max_epochs: int = 0, coupling: str = "eq3", metrics: dict | None = None,
-            network_ids=None, device: str = "cpu", compile: bool = False, progress: bool = False) -> pd.DataFrame:
+            deepr: dict | None = None, network_ids=None, device: str = "cpu", compile: bool = False, progress: bool = False) -> pd.DataFrame:
     """One chunk's work: train the networks (p_values[i], seeds[i]) in both architectures, each
     architecture as one batched computation, and measure them with every metric.
 
@@ -224,11 +248,13 @@ def measure(p_values, seeds, *, n_train: int | None = None, n_test: int | None =
     train_data = data.paired_mnist("train", n=n_train or None)
     test_data = data.paired_mnist("test", n=n_test or None)
     ids = list(network_ids) if network_ids is not None else list(range(len(p_values)))
+    deepr_cfg = config.DeepRConfig(**(deepr or {}))
     nets, results = {}, {}
     for arch, bottleneck, n_epochs in (("standard", 0, epochs), ("bottleneck", 5, bottleneck_epochs)):
         nets[arch] = model.ModularRNN(list(p_values), list(seeds),
-                                      config.ModelConfig(coupling=coupling, bottleneck=bottleneck))
-        schedule = config.TrainConfig(epochs=n_epochs, max_epochs=max_epochs and max(max_epochs, n_epochs))
+                                      config.ModelConfig(coupling=coupling, bottleneck=bottleneck), deepr_cfg)
+        schedule = config.TrainConfig(epochs=n_epochs, max_epochs=max_epochs and max(max_epochs, n_epochs),
+                                      deepr=deepr_cfg)
         results[arch] = train.train(nets[arch], train_data, test_data, schedule, device=device,
                                     progress=progress, compile=compile)
     start = time.perf_counter()
@@ -243,4 +269,5 @@ def measure(p_values, seeds, *, n_train: int | None = None, n_test: int | None =
         table.loc[here, "train_seconds"] = res.seconds
     table["metric_seconds"] = time.perf_counter() - start
     table["n_train"], table["n_test"] = len(train_data), len(test_data)
+    table["deepr"] = " ".join(f"{k}={v}" for k, v in sorted((deepr or {}).items()))  # "" = the defaults
     return table

@@ -35,6 +35,7 @@ bottleneck_epochs = 1  # epochs of the bottleneck network (paper: 7)
 max_epochs = 0  # optional longer schedule, or 0 for none (the authors' code: up to 15)
 coupling = "eq3"  # "eq3" as written in the paper, or "authors" (see the discussion)
 metrics = {"bottleneck_epochs": 1, "n_pairs": 500, "cka_repeats": 1}  # MetricsConfig overrides
+deepr = {}  # DeepRConfig overrides, e.g. {"lr_dense": 0.003}, or {} for the defaults
 device = "cpu"  # "cpu" or "cuda"
 compile = False  # fuse the optimizer updates with torch.compile (worth it for many networks)
 rows_path = ""  # CSV the rows are written to (atomically), or "" for none
@@ -55,7 +56,7 @@ from modlib import sweep
 # %%
 table = sweep.measure(p_values, seeds, n_train=n_train, n_test=n_test, epochs=epochs,
                       bottleneck_epochs=bottleneck_epochs, max_epochs=max_epochs, coupling=coupling,
-                      metrics=metrics, network_ids=network_ids or None, device=device, compile=compile,
+                      metrics=metrics, deepr=deepr, network_ids=network_ids or None, device=device, compile=compile,
                       progress=progress)
 assert table["value"].notna().all()
 assert set(table["metric"]) >= {"bottleneck", "weight_mask", "correlation", "cka_distance"}

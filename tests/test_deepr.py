@@ -9,7 +9,8 @@ def test_learning_rate_is_geometric_in_p():
     paper = config.DeepRConfig(lr_sparsest=0.1, lr_dense=0.01)  # Table 1: [0.1 - 0.01]
     lr = deepr.deepr_lr(torch.tensor([1, 100, 10_000]), 100, paper)
     torch.testing.assert_close(lr, torch.tensor([0.1, 10**-1.5, 0.01], dtype=torch.double))
-    lr = deepr.deepr_lr(torch.tensor([1, 100, 10_000]), 100, config.DeepRConfig())  # the default ends
+    assert config.DeepRConfig() == paper  # the defaults are the paper's
+    lr = deepr.deepr_lr(torch.tensor([1, 100, 10_000]), 100, config.DeepRConfig(lr_dense=0.003))
     torch.testing.assert_close(lr, torch.tensor([0.1, (0.1 * 0.003) ** 0.5, 0.003], dtype=torch.double))
 
 

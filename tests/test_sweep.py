@@ -16,7 +16,8 @@ TINY = ["--p", "1e-4", "1", "--seeds", "2", "--n-train", "400", "--n-test", "300
 
 
 def test_malformed_grids_are_refused():
-    for bad in (["--p", "0", "1"], ["--p", "1e-5"], ["--p", "1.5"], ["--seeds", "0"], ["--chunk-size", "0"]):
+    for bad in (["--p", "0", "1"], ["--p", "1e-5"], ["--p", "1.5"], ["--seeds", "0"], ["--chunk-size", "0"],
+                ["--deepr", "lr_dense=-1"], ["--deepr", "bogus=1"], ["--deepr", "lr_dense"], ["--deepr", "l1=x"]):
         proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", *bad], capture_output=True, text=True)
         assert proc.returncode == 2
         assert "must be" in proc.stderr
@@ -60,3 +61,23 @@ def test_interrupted_sweep_resumes_without_redoing_finished_chunks(tmp_path):
     with pytest.raises(ValueError, match="another configuration"):
         sweep.run(sweep.profile_from_args("quick", p=[1e-4, 1.0], seeds=2, n_train=400, n_test=300, epochs=2,
                                           bottleneck_epochs=1, chunk_size=2), out)
+
+
+def test_deepr_overrides_are_checked_recorded_and_applied():
+    assert sweep.parse_overrides(["lr_dense=0.003"], sweep.DeepRConfig, "deepr") == {"lr_dense": 0.003}
+    with pytest.raises(ValueError, match="lr_dense must be > 0"):
+        sweep.parse_overrides(["lr_dense=0"], sweep.DeepRConfig, "deepr")
+    with pytest.raises(ValueError, match="key one of lr_sparsest, lr_dense"):
+        sweep.parse_overrides(["betas=0.9"], sweep.DeepRConfig, "deepr")  # tuples cannot be given this way
+    paper = sweep.profile_from_args("paper")
+    changed = sweep.profile_from_args("paper", deepr=["lr_dense=0.003"])
+    assert changed.deepr == {"lr_dense": 0.003} and changed.fingerprint() != paper.fingerprint()
+    assert sweep.chunk_parameters(changed, 0, "rows.csv")["deepr"] == {"lr_dense": 0.003}
+
+    tiny = dict(n_train=256, n_test=128, epochs=1, bottleneck_epochs=1,
+                metrics={"bottleneck_epochs": 1, "n_pairs": 128, "cka_repeats": 1})
+    default = sweep.measure([1e-4], [0], **tiny)
+    # an l1 shrinkage of lr * l1 = 100 per step ends every connection at every step: 2 steps x 2 directions
+    harsh = sweep.measure([1e-4], [0], deepr={"l1": 1000.0}, **tiny)
+    assert set(default["deepr"]) == {""} and set(harsh["deepr"]) == {"l1=1000.0"}
+    assert set(harsh["rewired"]) == {4.0} and set(default["rewired"]) != {4.0}
