@@ -523,8 +523,11 @@ def specialization_compare(summaries: dict, metrics=("bottleneck", "weight_mask"
     one standard deviation). ``summaries``: {legend label: :func:`modlib.results.summary`}."""
     labels = labels or {}
     present = [m for m in metrics if all(m in set(s["metric"]) for s in summaries.values())]
-    fig, axes = plt.subplots(1, len(present), figsize=(3.2 * len(present), 3), sharey=True, squeeze=False)
-    for ax, metric in zip(axes[0], present):
+    rows = -(-len(present) // 2)
+    fig, axes = plt.subplots(rows, 2, figsize=(8, 3 * rows), sharex=True, squeeze=False)
+    for ax in axes.flat[len(present):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, present):
         for (name, summ), color in zip(summaries.items(), ("tab:purple", "tab:orange", "tab:green")):
             part = summ[summ["metric"] == metric].sort_values("p")
             mean, std = part["mean"].to_numpy(), part["std"].fillna(0).to_numpy()
@@ -532,9 +535,10 @@ def specialization_compare(summaries: dict, metrics=("bottleneck", "weight_mask"
             ax.fill_between(part["p"], mean - std, mean + std, color=color, alpha=0.2, lw=0)
         ax.axhline(0, color="grey", lw=0.6)
         ax.set_xscale("log")
-        ax.set_xlabel("p")
         ax.set_title(labels.get(metric, metric))
-    axes[0, 0].set_ylabel("specialization")
+        ax.set_ylabel("specialization")
+    for ax in axes[-1]:
+        ax.set_xlabel("p, fraction of inter-module connections")
     axes[0, 0].legend(frameon=False, fontsize=8)
     return _done(fig)
 
