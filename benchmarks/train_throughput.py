@@ -102,6 +102,51 @@ def plain_train(p: float, train_data: data.PairedDigits, batch_size: int = 128) 
                     flat[dormant[torch.randperm(len(dormant))[:missing]]] = 1e-12
 
 
+def step_floor(E: int, batch_size: int = 128, repeats: int = 10) -> tuple[float, float]:
+    """Seconds per minibatch of E networks spent in the parts no implementation of this trainer can
+    skip: the batched matmuls of one training step (the input projection and its weight gradient,
+    T - 1 recurrent steps forward, their backward to the states and to W) and the two optimizers'
+    elementwise updates (Adadelta on the sub-networks, Adam on theta), at the trainer's shapes.
+    Returns (matmul seconds, optimizer seconds), each the fastest of ``repeats`` runs."""
+    from modlib import optim
+
+    B, H = batch_size, 2 * N
+    x, w_ih = torch.randn(2 * E, B, D), torch.randn(2 * E, N, D)
+    g_drive = torch.randn(2 * E, N, B)
+    h, w, g = torch.randn(E, B, H), torch.randn(E, H, H), torch.randn(E, B, H)
+    out, acc = torch.empty(E, B, H), torch.empty(E, H, H)
+    dense = [torch.randn(E, 2, N, D), torch.randn(E, 2, N, N), torch.randn(E, 2, C, N)]
+    grads, sq, delta = [torch.randn_like(t) for t in dense], [torch.rand_like(t) for t in dense], \
+        [torch.rand_like(t) for t in dense]
+    theta, tg = torch.randn(E, 2, N, N), torch.randn(E, 2, N, N)
+    m, v, steps, active = torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros_like(theta), theta > 0
+    adadelta, adam = optim.compiled("adadelta_"), optim.compiled("adam_masked_")
+    lr, lr_e = torch.tensor(0.5), torch.full((E, 1, 1, 1), 0.05)
+
+    def matmuls():
+        torch.bmm(w_ih, x.transpose(1, 2))  # input projection
+        torch.bmm(g_drive, x)  # its weight gradient
+        for _ in range(T - 1):
+            torch.baddbmm(h, h, w, out=out)  # forward
+            torch.bmm(g, w)  # backward to the states
+            acc.baddbmm_(h.transpose(1, 2), g)  # backward to W
+
+    def updates():
+        adadelta(dense, grads, sq, delta, lr, 0.9, 1e-6)
+        adam(theta, tg, m, v, steps, active, lr_e, 0.9, 0.999, 1e-8, 1e-4)
+
+    times = []
+    for fn in (matmuls, updates):
+        fn()
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - start)
+        times.append(min(runs))
+    return times[0], times[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=3840, help="training pairs per timed run")
@@ -137,6 +182,13 @@ def main() -> None:
         rate = E / (result.seconds * scale)
         print(f"{f'batched trainer, E = {E}':<36} {rate:7.3f} network-epochs/s  {rate * fl:6.1f} GFLOP/s "
               f"({rate * fl / peak:5.1%} of matmul)  {rate / plain:5.1f}x plain")
+    E = max(args.sizes)
+    mm, upd = step_floor(E)
+    steps = PAIRS_PER_EPOCH / 128
+    print(f"floor at E = {E}: the step's batched matmuls alone take {mm * 1e3:.0f} ms "
+          f"({E * fl / steps / mm:.0f} GFLOP/s, {E * fl / steps / mm / peak:.0%} of matmul), the optimizers' "
+          f"updates {upd * 1e3:.0f} ms; a trainer doing only these would reach "
+          f"{E * fl / steps / (mm + upd) / peak:.0%} of the matmul rate")
 
 
 if __name__ == "__main__":
