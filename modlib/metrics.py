@@ -479,6 +479,15 @@ def cka_distance_metric(model: ModularRNN, test_data: PairedDigits, cfg: Metrics
 # Specialization (section 3.4) and the tables
 
 
+def own_and_other(M: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split raw metrics M[..., n, k] (last two axes: sub-network n, sub-task k) into M(n, n), each
+    sub-network on its own digit, and M(n, 1 - n), on the other digit: two (..., 2) tensors, the
+    inputs of eq. (8)."""
+    if M.shape[-2:] != (2, 2):
+        raise ValueError(f"M must end in (sub-network, sub-task) axes of size (2, 2), got shape {tuple(M.shape)}")
+    return M.diagonal(dim1=-2, dim2=-1), M.flip(-1).diagonal(dim1=-2, dim2=-1)
+
+
 def specialization(own, other, on_zero: str = "raise"):
     """S(n) = (M(n, n) - M(n, 1 - n)) / (M(n, n) + M(n, 1 - n)). Paper: eq. (8).
 

@@ -73,8 +73,8 @@ plots.raw_metric(M_wide, [f"untrained, {label}" for label in labels],
 # dense network, whose sub-networks are fully connected, even the other digit can be read out.
 
 # %%
-own_wide = M_wide.diagonal(dim1=1, dim2=2)  # (E, 2): M(n, n)
-own_narrow = M_narrow.diagonal(dim1=1, dim2=2)  # (E, 2)
+own_wide = metrics.own_and_other(M_wide)[0]  # (E, 2): M(n, n)
+own_narrow = metrics.own_and_other(M_narrow)[0]  # (E, 2)
 assert M_wide.shape == M_narrow.shape == (len(p_values), 2, 2)
 assert all(((0 <= M) & (M <= 1)).all() for M in (M_wide, M_narrow))
 assert (own_wide > 0.5).all()  # chance is 0.1
@@ -158,8 +158,7 @@ plots.raw_metric(M, labels, "bottleneck accuracy M(n, k)", chance=0.1)
 # digit and barely better than chance on the other's; for the dense network a flatter table.
 
 # %%
-own = M.diagonal(dim1=1, dim2=2)  # (E, 2): M(n, n)
-other = M.flip(-1).diagonal(dim1=1, dim2=2)  # (E, 2): M(n, 1 - n)
+own, other = metrics.own_and_other(M)  # (E, 2) each: M(n, n) and M(n, 1 - n)
 assert M.shape == (len(p_values), 2, 2) and ((0 <= M) & (M <= 1)).all()
 assert (own[0] > other[0] + 0.1).all()  # sparse network: both prefer their own digit
 for e, key in enumerate(["sparse", "dense"]):
@@ -267,8 +266,7 @@ for width in [2, 5, 20, 100]:
 for metric_seed in [1, 2]:
     cfg_seed = metrics.MetricsConfig(bottleneck_epochs=bottleneck_epochs, seed=metric_seed)
     M_seed = metrics.bottleneck_metric(nets, train_data, test_data, cfg_seed)  # (E, 2, 2)
-    own_seed = M_seed.diagonal(dim1=1, dim2=2)  # (E, 2)
-    other_seed = M_seed.flip(-1).diagonal(dim1=1, dim2=2)  # (E, 2)
+    own_seed, other_seed = metrics.own_and_other(M_seed)  # (E, 2) each
     S_seed = metrics.specialization(own_seed, other_seed).mean(1)  # (E,)
     print(f"metric seed {metric_seed}: mean specialization", S_seed.round(decimals=3).tolist())
 

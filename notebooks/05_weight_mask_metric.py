@@ -199,11 +199,9 @@ plots.mask_kept(kept, names, labels, q=q)
 # for the trained networks and for their untrained copies.
 
 # %%
-own = mask.share.diagonal(dim1=1, dim2=2)  # (E, 2): M(n, n)
-other = mask.share.flip(-1).diagonal(dim1=1, dim2=2)  # (E, 2): M(n, 1 - n)
+own, other = metrics.own_and_other(mask.share)  # (E, 2) each: M(n, n) and M(n, 1 - n)
 S = metrics.specialization(own, other)  # (E, 2)
-own_control = control.share.diagonal(dim1=1, dim2=2)
-other_control = control.share.flip(-1).diagonal(dim1=1, dim2=2)
+own_control, other_control = metrics.own_and_other(control.share)
 S_control = metrics.specialization(own_control, other_control)  # (E, 2)
 assert ((-1 <= S) & (S <= 1)).all() and ((-1 <= S_control) & (S_control <= 1)).all()
 assert S[0].mean() > S[1].mean() + 0.2  # sparser: more specialized

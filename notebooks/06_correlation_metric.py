@@ -103,7 +103,7 @@ M_corr = metrics.correlation_metric(nets, test_data, cfg, states=h)  # (E, 2, 2)
 assert M_corr.shape == (len(p_values), 2, 2)
 assert ((0 < M_corr) & (M_corr <= 1)).all()  # positive here, as eq. (8) needs
 for e, key in enumerate(["sparse", "dense"]):
-    own, other = M_corr[e].diagonal(), M_corr[e].flip(-1).diagonal()  # (2,) each
+    own, other = metrics.own_and_other(M_corr[e])  # (2,) each
     glue(f"corr_own_{key}", own.mean().item(), display=False)
     glue(f"corr_other_{key}", other.mean().item(), display=False)
 plots.raw_metric(M_corr, labels, "mean correlation M(n, k)")
@@ -139,7 +139,7 @@ D_cka = metrics.cka_distance_metric(nets, test_data, cfg, states=h)  # (E, 2, 2)
 assert D_cka.shape == (len(p_values), 2, 2) and ((0 <= D_cka) & (D_cka <= 1)).all()
 glue("cka_repeats_used", cka_repeats, display=False)
 for e, key in enumerate(["sparse", "dense"]):
-    own, other = D_cka[e].diagonal(), D_cka[e].flip(-1).diagonal()  # (2,) each
+    own, other = metrics.own_and_other(D_cka[e])  # (2,) each
     glue(f"cka_own_{key}", own.mean().item(), display=False)
     glue(f"cka_other_{key}", other.mean().item(), display=False)
 plots.raw_metric(D_cka, labels, "CKA distance 1 - CKA", cmap="viridis_r")
@@ -158,10 +158,8 @@ plots.raw_metric(D_cka, labels, "CKA distance 1 - CKA", cmap="viridis_r")
 
 # %%
 similarity = 1 - D_cka  # (E, 2, 2): CKA
-own_corr = M_corr.diagonal(dim1=1, dim2=2)  # (E, 2): M(n, n)
-other_corr = M_corr.flip(-1).diagonal(dim1=1, dim2=2)  # (E, 2): M(n, 1 - n)
-own_cka = similarity.diagonal(dim1=1, dim2=2)
-other_cka = similarity.flip(-1).diagonal(dim1=1, dim2=2)
+own_corr, other_corr = metrics.own_and_other(M_corr)  # (E, 2) each: M(n, n) and M(n, 1 - n)
+own_cka, other_cka = metrics.own_and_other(similarity)
 S_corr = metrics.specialization(own_corr, other_corr)  # (E, 2)
 S_cka = metrics.specialization(own_cka, other_cka)  # (E, 2)
 assert S_corr.shape == S_cka.shape == (len(p_values), 2)
@@ -259,8 +257,7 @@ print(f"mean correlation of pairs: {before:.3f} before, {after:.3f} after adding
 # %% tags=["solution", "hide-cell"]
 untrained = metrics.untrained_copy(nets)
 M_untrained = metrics.correlation_metric(untrained, test_data, cfg)  # (E, 2, 2)
-own_untrained = M_untrained.diagonal(dim1=1, dim2=2)
-other_untrained = M_untrained.flip(-1).diagonal(dim1=1, dim2=2)
+own_untrained, other_untrained = metrics.own_and_other(M_untrained)
 S_untrained = metrics.specialization(own_untrained, other_untrained)  # (E, 2)
 for name, values in (("untrained", S_untrained), ("trained", S_corr)):
     means = values.mean(1).round(decimals=3).tolist()  # (E,)

@@ -339,3 +339,14 @@ def test_swapping_the_subnetworks_mirrors_every_metric(trained, small_data):
     assert a.index.equals(b.index)
     np.testing.assert_allclose(b["value"], a["value"], atol=2e-3)
     pd.testing.assert_series_equal(b["subtask_accuracy"], a["subtask_accuracy"], atol=3e-3)
+
+
+def test_own_and_other_split_the_raw_metric():
+    M = torch.tensor([[[0.9, 0.2], [0.3, 0.8]], [[0.5, 0.6], [0.7, 0.4]]])  # (E, n, k)
+    own, other = metrics.own_and_other(M)
+    torch.testing.assert_close(own, torch.tensor([[0.9, 0.8], [0.5, 0.4]]))  # M(n, n)
+    torch.testing.assert_close(other, torch.tensor([[0.2, 0.3], [0.6, 0.7]]))  # M(n, 1 - n)
+    own_one, other_one = metrics.own_and_other(M[1])  # one network
+    assert own_one.tolist() == own[1].tolist() and other_one.tolist() == other[1].tolist()
+    with pytest.raises(ValueError, match=r"\(2, 2\)"):
+        metrics.own_and_other(torch.zeros(3, 2, 3))
