@@ -8,6 +8,7 @@ leaves open. Nothing else in modlib hard-codes a hyperparameter: pass a modified
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 N_HIDDEN = 100  # N, units per sub-network (paper: 100)
@@ -54,12 +55,18 @@ class DeepRConfig:
     init_scale: float = 1.0  # initial theta = init_scale * |N(0, 1)| / sqrt(N)
 
     def __post_init__(self):
-        for name in ("lr_sparsest", "lr_dense", "rewire_theta", "init_scale"):
+        for name in ("lr_sparsest", "lr_dense", "rewire_theta", "init_scale", "eps", "l1", "noise"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        for name in ("lr_sparsest", "lr_dense", "rewire_theta", "init_scale", "eps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("l1", "noise"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
 

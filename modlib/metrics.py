@@ -131,12 +131,13 @@ def final_states(model: ModularRNN, data: PairedDigits, batch_size: int = 2000,
 
 
 def untrained_copy(model: ModularRNN) -> ModularRNN:
-    """The networks of ``model`` as they were initialised (same p, seeds and architecture), untrained.
+    """The networks of ``model`` as they were initialised (same p, seeds, architecture and Deep-R
+    initialisation), untrained.
 
     The paper's control for the weight-mask metric (section 3.2): masks found on trained networks
     must perform clearly better than masks found on these.
     """
-    net = ModularRNN(model.p.tolist(), list(model.seeds), model.cfg)
+    net = ModularRNN(model.p.tolist(), list(model.seeds), model.cfg, model.deepr_cfg)
     return net.to(_device(model))
 
 

@@ -69,6 +69,7 @@ class ModularRNN(nn.Module):
         cfg = cfg or ModelConfig()
         deepr = deepr or DeepRConfig()
         self.cfg = cfg
+        self.deepr_cfg = deepr  # the Deep-R settings theta was initialised with
         p_list, seed_list = _as_list(p, "p"), _as_list(seeds, "seeds")
         if len(p_list) == 1:
             p_list = p_list * len(seed_list)

@@ -13,32 +13,45 @@ tcmalloc, without an extra library. The cost is that the process keeps its peak 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_MAX = -4
+_MMAP_MAX_DEFAULT = 65536  # glibc's default, restored if the second setting fails
+_OFF = {"0", "false", "off", "no"}
 _done: bool | None = None
 
 
 def keep_freed_memory() -> bool:
     """Tell glibc's malloc to serve large blocks from its heap and never trim it (once per process).
 
-    Does nothing, and returns False, off glibc Linux or when the environment variable
-    ``MODLIB_KEEP_FREED_MEMORY=0`` is set. Returns True when the setting is in force.
+    :func:`modlib.train.train` and the metrics call this, so it applies to the whole process from
+    then on (a notebook kernel included): freed memory stays reserved for reuse, and the process
+    does not give memory back to the system until it ends. Does nothing, and returns False, where
+    malloc is not glibc's (macOS, Windows, musl) or when the environment variable
+    ``MODLIB_KEEP_FREED_MEMORY`` is 0, false, off or no. Returns True when the setting is in force.
     """
     global _done
     if _done is not None:
         return _done
     _done = False
-    if not sys.platform.startswith("linux") or os.environ.get("MODLIB_KEEP_FREED_MEMORY", "1") == "0":
+    if not sys.platform.startswith("linux") or os.environ.get("MODLIB_KEEP_FREED_MEMORY", "1").lower() in _OFF:
         return _done
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (e.g. musl)
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter already uses
+    except (OSError, AttributeError):
         return _done
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    _done = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    if not mallopt(_M_MMAP_MAX, 0):  # musl's mallopt does nothing and returns 0
+        return _done
+    if not mallopt(_M_TRIM_THRESHOLD, 2**31 - 1):
+        mallopt(_M_MMAP_MAX, _MMAP_MAX_DEFAULT)
+        return _done
+    _done = True
     return _done
+
+
+def in_force() -> bool:
+    """Whether :func:`keep_freed_memory` has been applied in this process."""
+    return _done is True

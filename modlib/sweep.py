@@ -212,23 +212,32 @@ def profile_from_args(name: str, **overrides) -> Profile:
 
 
 def parse_overrides(items, cls, name: str) -> dict:
-    """``["key=value", ...]`` (or a dict) as overrides of the dataclass ``cls``, each value converted to
-    the type of the field's default and checked by constructing ``cls``; a clear error otherwise."""
+    """``["key=value", ...]`` (or a dict) as overrides of the dataclass ``cls``'s number fields.
+
+    Each value is converted to the type of the field's default and checked by constructing ``cls``
+    (a clear error naming the field otherwise); a key given twice is refused, and an override equal
+    to the default is dropped, so that it does not count as another configuration.
+    """
     if isinstance(items, dict):
         items = [f"{k}={v}" for k, v in items.items()]
-    fields = {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
+    defaults = cls()
+    settable = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cls)
+                if type(getattr(defaults, f.name)) in (int, float)}
     out = {}
     for item in items:
         key, sep, value = str(item).partition("=")
-        if not sep or key not in fields or isinstance(fields[key], tuple):
-            allowed = ", ".join(k for k, v in fields.items() if not isinstance(v, tuple))
-            raise ValueError(f"{name} overrides must be key=value with key one of {allowed}; got {item!r}")
+        if not sep or key not in settable:
+            raise ValueError(f"{name} overrides must be key=value with key one of {', '.join(settable)}; "
+                             f"got {item!r}")
+        if key in out:
+            raise ValueError(f"{name} override {key} is given twice")
         try:
-            out[key] = type(fields[key])(value)
+            out[key] = type(settable[key])(value)
         except ValueError:
-            raise ValueError(f"{name} override {key} must be a {type(fields[key]).__name__}, got {value!r}") from None
+            raise ValueError(f"{name} override {key} must be a {type(settable[key]).__name__}, "
+                             f"got {value!r}") from None
     cls(**out)  # range checks, with the parameter named
-    return out
+    return {k: v for k, v in out.items() if v != settable[k]}
 
 
 def measure(p_values, seeds, *, n_train: int | None = None, n_test: int | None = None, epochs: int = 5,

@@ -350,3 +350,14 @@ def test_own_and_other_split_the_raw_metric():
     assert own_one.tolist() == own[1].tolist() and other_one.tolist() == other[1].tolist()
     with pytest.raises(ValueError, match=r"\(2, 2\)"):
         metrics.own_and_other(torch.zeros(3, 2, 3))
+
+
+def test_untrained_copy_is_the_initial_network():
+    deepr_cfg = config.DeepRConfig(init_scale=3.0)
+    net = model.ModularRNN([1e-4, 0.3], [4, 5], deepr=deepr_cfg)
+    initial = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.no_grad():
+        net.w_hh.add_(1.0)  # "training"
+        net.theta.mul_(2.0)
+    copy_ = metrics.untrained_copy(net)
+    assert all(torch.equal(copy_.state_dict()[k], initial[k]) for k in initial)

@@ -16,11 +16,16 @@ TINY = ["--p", "1e-4", "1", "--seeds", "2", "--n-train", "400", "--n-test", "300
 
 
 def test_malformed_grids_are_refused():
-    for bad in (["--p", "0", "1"], ["--p", "1e-5"], ["--p", "1.5"], ["--seeds", "0"], ["--chunk-size", "0"],
-                ["--deepr", "lr_dense=-1"], ["--deepr", "bogus=1"], ["--deepr", "lr_dense"], ["--deepr", "l1=x"]):
+    for bad, named in ((["--p", "0", "1"], "p"), (["--p", "1e-5"], "p"), (["--p", "1.5"], "p"),
+                       (["--seeds", "0"], "seeds"), (["--chunk-size", "0"], "chunk_size"),
+                       (["--deepr", "lr_dense=-1"], "lr_dense"), (["--deepr", "eps=0"], "eps"),
+                       (["--deepr", "l1=inf"], "l1"), (["--deepr", "bogus=1"], "bogus"),
+                       (["--deepr", "lr_dense"], "lr_dense"), (["--deepr", "l1=x"], "l1"),
+                       (["--deepr", "l1=1", "l1=2"], "l1")):
         proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", *bad], capture_output=True, text=True)
         assert proc.returncode == 2
-        assert "must be" in proc.stderr
+        assert "must be" in proc.stderr or "twice" in proc.stderr
+        assert named in proc.stderr.split("error:")[-1], (bad, proc.stderr)
     with pytest.raises(ValueError, match=r"p must be in \[1/N\^2, 1\]"):
         sweep.grid(sweep.Profile(p=(2.0,)))
     with pytest.raises(ValueError, match="seeds must be a positive integer"):
@@ -72,6 +77,8 @@ def test_deepr_overrides_are_checked_recorded_and_applied():
     paper = sweep.profile_from_args("paper")
     changed = sweep.profile_from_args("paper", deepr=["lr_dense=0.003"])
     assert changed.deepr == {"lr_dense": 0.003} and changed.fingerprint() != paper.fingerprint()
+    same = sweep.profile_from_args("paper", deepr=["lr_dense=0.01"])  # the default: the same sweep
+    assert same.deepr == {} and same.fingerprint() == paper.fingerprint()
     assert sweep.chunk_parameters(changed, 0, "rows.csv")["deepr"] == {"lr_dense": 0.003}
 
     tiny = dict(n_train=256, n_test=128, epochs=1, bottleneck_epochs=1,
@@ -81,3 +88,8 @@ def test_deepr_overrides_are_checked_recorded_and_applied():
     harsh = sweep.measure([1e-4], [0], deepr={"l1": 1000.0}, **tiny)
     assert set(default["deepr"]) == {""} and set(harsh["deepr"]) == {"l1=1000.0"}
     assert set(harsh["rewired"]) == {4.0} and set(default["rewired"]) != {4.0}
+    # the initialisation too: at p = 1 a sixth of the initial theta ~ |N(0, 1)| / 10 lie within the
+    # two Adam steps of 0.01 from zero; scaled up 1000 times, almost none do
+    dense = sweep.measure([1.0], [0], **tiny)
+    big = sweep.measure([1.0], [0], deepr={"init_scale": 1000.0}, **tiny)
+    assert dense["rewired"].min() > 1000 and big["rewired"].max() < 10
