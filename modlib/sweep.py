@@ -57,6 +57,8 @@ class Profile:
         from .metrics import MetricsConfig
 
         keep = {k: v for k, v in asdict(self).items() if k not in ("p", "seeds", "chunk_size", "device")}
+        if not keep["deepr"]:
+            del keep["deepr"]  # default Deep-R settings: the same fingerprint as before the field existed
         keep["defaults"] = [as_dict(c()) for c in (ModelConfig, TrainConfig, DeepRConfig, MetricsConfig)]
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

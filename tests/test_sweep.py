@@ -93,3 +93,14 @@ def test_deepr_overrides_are_checked_recorded_and_applied():
     dense = sweep.measure([1.0], [0], **tiny)
     big = sweep.measure([1.0], [0], deepr={"init_scale": 1000.0}, **tiny)
     assert dense["rewired"].min() > 1000 and big["rewired"].max() < 10
+
+
+def test_committed_paper_table_matches_the_current_configuration():
+    """results/paper.csv, which the book reads, must have been made under today's paper profile and
+    library defaults: changing a default without re-running the sweep fails here."""
+    root = sweep.ROOT / "results"
+    table = pd.read_csv(root / "paper.csv", usecols=["config_hash"])
+    assert set(table["config_hash"]) == {sweep.profile_from_args("paper").fingerprint()}
+    low = pd.read_csv(root / "paper_lr_dense_0.003.csv", usecols=["config_hash", "deepr"])
+    assert set(low["deepr"]) == {"lr_dense=0.003"}
+    assert set(low["config_hash"]) == {sweep.profile_from_args("paper", deepr=["lr_dense=0.003"]).fingerprint()}
