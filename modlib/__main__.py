@@ -23,6 +23,10 @@ def main(argv=None) -> int:
     sw.add_argument("--epochs", type=int, help="epochs of the standard network")
     sw.add_argument("--bottleneck-epochs", type=int, help="epochs of the bottleneck network")
     sw.add_argument("--chunk-size", type=int, help="networks per papermill run; size it to the device")
+    sw.add_argument("--coupling", choices=["eq3", "authors"],
+                    help="how the other module's input enters: as eq. (3) writes it (default) or as in the authors' code")
+    sw.add_argument("--max-epochs", type=int,
+                    help="the authors' longer schedule: keep training networks below 0.9 test accuracy up to this many epochs")
     sw.add_argument("--deepr", nargs="+", metavar="KEY=VALUE",
                     help="Deep-R settings other than the defaults, e.g. lr_dense=0.003 (see modlib.config.DeepRConfig)")
     sw.add_argument("--device", help="cpu or cuda")
@@ -33,7 +37,7 @@ def main(argv=None) -> int:
         profile = sweep.profile_from_args(
             args.profile, p=args.p, seeds=args.seeds, n_train=args.n_train, n_test=args.n_test,
             epochs=args.epochs, bottleneck_epochs=args.bottleneck_epochs, chunk_size=args.chunk_size,
-            device=args.device, deepr=args.deepr)
+            device=args.device, deepr=args.deepr, coupling=args.coupling, max_epochs=args.max_epochs)
         sweep.chunks(profile)  # validates the grid before any work
     except (ValueError, TypeError) as err:
         ap.error(str(err))

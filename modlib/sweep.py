@@ -93,9 +93,44 @@ def grid(profile: Profile) -> list[tuple[float, int]]:
     return [(float(p), s) for s in range(profile.seeds) for p in profile.p]
 
 
+def check_profile(profile: Profile) -> None:
+    """Refuse, before any work, every setting a chunk would otherwise fail on minutes later: the grid,
+    chunk size, data sizes, epochs, coupling, metric and Deep-R overrides, and the device."""
+    from .config import ModelConfig, TrainConfig
+    from .metrics import MetricsConfig
+    from .train import _check_device
+
+    check_grid(profile.p, profile.seeds)
+    for name in ("chunk_size", "epochs", "bottleneck_epochs"):
+        value = getattr(profile, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name, split in (("n_train", "train"), ("n_test", "test")):
+        value = getattr(profile, name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer (pairs), or None for all, got {value!r}")
+        from .data import paired_mnist
+
+        available = len(paired_mnist(split))
+        if value > available:
+            raise ValueError(f"{name} must be at most {available} (the {split} pairs), got {value}")
+    if isinstance(profile.max_epochs, bool) or not isinstance(profile.max_epochs, int) or profile.max_epochs < 0:
+        raise ValueError(f"max_epochs must be 0 (off) or a positive integer, got {profile.max_epochs!r}")
+    ModelConfig(coupling=profile.coupling)
+    TrainConfig(epochs=max(profile.epochs, profile.bottleneck_epochs),
+                max_epochs=profile.max_epochs and max(profile.max_epochs, profile.epochs, profile.bottleneck_epochs))
+    try:
+        MetricsConfig(**profile.metrics)
+        DeepRConfig(**profile.deepr)
+    except TypeError as err:  # an unknown key
+        raise ValueError(f"metrics and deepr overrides must name fields of MetricsConfig and DeepRConfig: {err}") from None
+    _check_device(profile.device)
+
+
 def chunks(profile: Profile) -> list[list[tuple[float, int]]]:
-    if isinstance(profile.chunk_size, bool) or not isinstance(profile.chunk_size, int) or profile.chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {profile.chunk_size!r}")
+    check_profile(profile)
     jobs = grid(profile)
     return [jobs[i : i + profile.chunk_size] for i in range(0, len(jobs), profile.chunk_size)]
 

@@ -21,15 +21,22 @@ def test_malformed_grids_are_refused():
                        (["--deepr", "lr_dense=-1"], "lr_dense"), (["--deepr", "eps=0"], "eps"),
                        (["--deepr", "l1=inf"], "l1"), (["--deepr", "bogus=1"], "bogus"),
                        (["--deepr", "lr_dense"], "lr_dense"), (["--deepr", "l1=x"], "l1"),
-                       (["--deepr", "l1=1", "l1=2"], "l1")):
+                       (["--deepr", "l1=1", "l1=2"], "l1"), (["--epochs", "0"], "epochs"),
+                       (["--bottleneck-epochs", "0"], "bottleneck_epochs"), (["--max-epochs", "-1"], "max_epochs"),
+                       (["--n-train", "0"], "n_train"), (["--n-test", "100000"], "n_test"),
+                       (["--coupling", "both"], "coupling")):
         proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", *bad], capture_output=True, text=True)
         assert proc.returncode == 2
-        assert "must be" in proc.stderr or "twice" in proc.stderr
+        assert any(word in proc.stderr for word in ("must be", "twice", "invalid choice"))
         assert named in proc.stderr.split("error:")[-1], (bad, proc.stderr)
     with pytest.raises(ValueError, match=r"p must be in \[1/N\^2, 1\]"):
         sweep.grid(sweep.Profile(p=(2.0,)))
     with pytest.raises(ValueError, match="seeds must be a positive integer"):
         sweep.grid(sweep.Profile(seeds=0))
+    with pytest.raises(ValueError, match="coupling must be"):  # early, not inside a chunk's notebook
+        sweep.chunks(sweep.Profile(coupling="both"))
+    with pytest.raises(ValueError, match="overrides must name fields"):
+        sweep.chunks(sweep.Profile(metrics={"no_such_setting": 1}))
 
 
 def test_interrupted_sweep_resumes_without_redoing_finished_chunks(tmp_path):
