@@ -111,3 +111,6 @@ def test_committed_paper_table_matches_the_current_configuration():
     low = pd.read_csv(root / "paper_lr_dense_0.003.csv", usecols=["config_hash", "deepr"])
     assert set(low["deepr"]) == {"lr_dense=0.003"}
     assert set(low["config_hash"]) == {sweep.profile_from_args("paper", deepr=["lr_dense=0.003"]).fingerprint()}
+    authors = pd.read_csv(root / "paper_authors_coupling.csv", usecols=["config_hash", "coupling"])
+    assert set(authors["coupling"]) == {"authors"}
+    assert set(authors["config_hash"]) == {sweep.profile_from_args("paper", coupling="authors").fingerprint()}
