@@ -169,7 +169,7 @@ results.comparison(found)
 #   (`python -m modlib sweep --profile paper --coupling authors`, table
 #   `results/paper_authors_coupling.csv`).
 
-# %%
+# %% tags=["hide-input"]
 readings = {"low": ("Deep-R rate 0.1 → 0.003", low_rate_path), "auth": ("the authors' coupling", authors_path)}
 summaries = {"paper: eq. (3), Deep-R rate 0.1 → 0.01": summary}
 for prefix, (label, path) in readings.items():
