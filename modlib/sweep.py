@@ -170,7 +170,7 @@ def write_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 def chunk_parameters(profile: Profile, index: int, rows_path: Path) -> dict:
     """The papermill parameters of chunk ``index``'s notebook run."""
-    jobs = chunks(profile)[index]
+    jobs = grid(profile)[index * profile.chunk_size : (index + 1) * profile.chunk_size]  # checked by run()
     first = index * profile.chunk_size
     return {
         "p_values": [p for p, _ in jobs], "seeds": [s for _, s in jobs],
