@@ -37,6 +37,7 @@ fallback_epochs = 3  # standard network (paper: 5; bottleneck network: 7)
 # %%
 from pathlib import Path
 
+import pandas as pd
 from myst_nb import glue
 
 from modlib import plots, results, sweep
@@ -272,6 +273,31 @@ nets.assign(kept=nets["accuracy"] >= 0.85).groupby(["architecture", "p"])["kept"
 
 # %% tags=["solution", "hide-cell"]
 {r: {m: v["onset_p"] for m, v in results.findings(summary, rise=r).items()} for r in (0.05, 0.2)}
+
+# %% [markdown]
+# **Exercise 3.** Under the authors' coupling the correlation measure flattens at the sparse end.
+# Is that because a sub-network's states correlate less across examples of its *own* digit, or
+# more across examples of the *other* digit? Compare the raw correlation metric of the two sweeps
+# (`results.raw_summary`, as in figure 3) at one connection per direction.
+
+# %% [markdown] tags=["solution"]
+# :::{admonition} Solution to exercise 3
+# :class: dropdown
+# Mostly the first. With one connection, the correlation over examples of the own digit drops
+# clearly under the authors' coupling, while the correlation over examples of the other digit
+# rises only a little (the table below, when both sweeps' tables are present). Entering through
+# $W_{hh}$, even a single connection's input reaches every unit of the module, so the states
+# depend less on the module's own digit alone.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+raw_by_reading = {}
+for label, path in (("eq. (3)", results_path), ("authors' coupling", authors_path)):
+    if Path(path).exists():
+        raw = results.raw_summary(results.load(path))
+        sparsest = raw[(raw["metric"] == "correlation") & (raw["p"] == raw["p"].min())]
+        raw_by_reading[label] = sparsest.set_index("digit")["mean"]
+pd.DataFrame(raw_by_reading).round(3)
 
 # %% [markdown]
 # ## Summary
