@@ -175,8 +175,12 @@ readings = {"low": ("Deep-R rate 0.1 → 0.003", low_rate_path), "auth": ("the a
 summaries = {"paper: eq. (3), Deep-R rate 0.1 → 0.01": summary}
 for prefix, (label, path) in readings.items():
     found_here, acc_here = {}, {}
-    if path and Path(path).exists() and Path(results_path).exists():  # never against a stand-in sweep
-        other_table = results.load(path)
+    other_table = results.load(path) if path and Path(path).exists() else None
+    comparable = other_table is not None and Path(results_path).exists() and all(  # the same sweep otherwise
+        set(other_table[col]) == set(table[col]) for col in ("p", "seed", "n_train", "n_test"))
+    if other_table is not None and not comparable:
+        print(f"not compared with {path}: another grid or data size than {results_path}")
+    if comparable:
         summaries[label] = results.summary(results.specialization(other_table, min_accuracy=min_accuracy))
         found_here = results.findings(summaries[label], rise=rise)
         nets_here = other_table.query("architecture == 'standard'").drop_duplicates("network")
