@@ -66,6 +66,13 @@ def accuracy_summary(table: pd.DataFrame) -> pd.DataFrame:
     return nets.groupby(["architecture", "p"], as_index=False)["accuracy"].agg(["mean", "std", "min", "count"]).reset_index(drop=True)
 
 
+def network_medians(table: pd.DataFrame, columns=("accuracy",), architecture: str = "standard") -> pd.DataFrame:
+    """Median over seeds of per-network columns (accuracy, rewired, ...) at each connection count,
+    for one architecture: one row per n_conn."""
+    nets = table[table["architecture"] == architecture].drop_duplicates("network")
+    return nets.groupby("n_conn")[list(columns)].median()
+
+
 def findings(summ: pd.DataFrame, rise: float = 0.1) -> dict:
     """The numbers behind the paper's claims, per metric.
 

@@ -12,6 +12,7 @@ failed sweep loses nothing; a changed configuration is refused instead of mixed 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -93,6 +94,14 @@ def grid(profile: Profile) -> list[tuple[float, int]]:
     return [(float(p), s) for s in range(profile.seeds) for p in profile.p]
 
 
+@functools.cache
+def _available_pairs(split: str) -> int:
+    """Pairs in a split at the full data size (loads MNIST once per process)."""
+    from .data import paired_mnist
+
+    return len(paired_mnist(split))
+
+
 def check_profile(profile: Profile) -> None:
     """Refuse, before any work, every setting a chunk would otherwise fail on minutes later: the grid,
     chunk size, data sizes, epochs, coupling, metric and Deep-R overrides, and the device."""
@@ -111,9 +120,7 @@ def check_profile(profile: Profile) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer (pairs), or None for all, got {value!r}")
-        from .data import paired_mnist
-
-        available = len(paired_mnist(split))
+        available = _available_pairs(split)
         if value > available:
             raise ValueError(f"{name} must be at most {available} (the {split} pairs), got {value}")
     if isinstance(profile.max_epochs, bool) or not isinstance(profile.max_epochs, int) or profile.max_epochs < 0:
@@ -249,14 +256,12 @@ def profile_from_args(name: str, **overrides) -> Profile:
 
 
 def parse_overrides(items, cls, name: str) -> dict:
-    """``["key=value", ...]`` (or a dict) as overrides of the dataclass ``cls``'s number fields.
+    """``["key=value", ...]`` as overrides of the dataclass ``cls``'s number fields.
 
     Each value is converted to the type of the field's default and checked by constructing ``cls``
     (a clear error naming the field otherwise); a key given twice is refused, and an override equal
     to the default is dropped, so that it does not count as another configuration.
     """
-    if isinstance(items, dict):
-        items = [f"{k}={v}" for k, v in items.items()]
     defaults = cls()
     settable = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cls)
                 if type(getattr(defaults, f.name)) in (int, float)}

@@ -183,14 +183,13 @@ for prefix, (label, path) in readings.items():
     if comparable:
         summaries[label] = results.summary(results.specialization(other_table, min_accuracy=min_accuracy))
         found_here = results.findings(summaries[label], rise=rise)
-        nets_here = other_table.query("architecture == 'standard'").drop_duplicates("network")
-        acc_here = nets_here.groupby("n_conn")["accuracy"].median()
+        acc_here = results.network_medians(other_table)["accuracy"]
     for metric in ("bottleneck", "weight_mask", "correlation", "cka"):
         for key in ("densest", "lowest", "at_q035", "onset_p", "sparsest", "monotone"):
             glue(f"{prefix}_{metric}_{key}", found_here.get(metric, {}).get(key, float("nan")), display=False)
     for n_conn in (1, 10000):
         glue(f"{prefix}_acc_{n_conn}", float(acc_here.get(n_conn, float("nan"))), display=False)
-standard = table.query("architecture == 'standard'").drop_duplicates("network").groupby("n_conn")["accuracy"].median()
+standard = results.network_medians(table)["accuracy"]
 for n_conn in (1, 10000):
     glue(f"paper_acc_{n_conn}", float(standard.get(n_conn, float("nan"))), display=False)
 plots.specialization_compare(summaries, labels=results.LABELS)

@@ -65,3 +65,15 @@ def test_missing_or_foreign_table_is_refused(tmp_path):
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="not a sweep results table"):
         results.load(tmp_path / "other.csv")
+
+
+def test_network_medians_count_each_network_once():
+    rows = []
+    for network, (arch, n_conn, acc) in enumerate([("standard", 1, 0.8), ("standard", 1, 0.9), ("standard", 1, 0.6),
+                                                   ("standard", 10, 0.95), ("bottleneck", 1, 0.1)]):
+        rows += [{"network": network, "architecture": arch, "n_conn": n_conn, "accuracy": acc, "rewired": network}] * (
+            8 if network == 0 else 2)  # one row per sub-network, task and metric: network 0 has more
+    med = results.network_medians(pd.DataFrame(rows), ["accuracy", "rewired"])
+    assert med.loc[1, "accuracy"] == 0.8 and med.loc[10, "accuracy"] == 0.95  # not weighted by row count
+    assert med.loc[1, "rewired"] == 1
+    assert results.network_medians(pd.DataFrame(rows), architecture="bottleneck")["accuracy"].tolist() == [0.1]
