@@ -15,7 +15,7 @@ TEST_PATHS := tests --nbval-lax notebooks/
 NOTEBOOK_SOURCES := $(wildcard notebooks/[0-9]*.py)
 NOTEBOOKS        := $(NOTEBOOK_SOURCES:.py=.ipynb)
 
-.PHONY: env test book book-check notebooks student sweep clean distclean
+.PHONY: env test book book-check notebooks student sweep promote clean distclean
 
 env: $(STAMP)
 
@@ -52,12 +52,17 @@ book-check: book
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 	$(BIN)/python scripts/check_book.py _build/html --screenshots _build/screenshots
 
-# The sweep of section 4 (resumable): `make sweep` runs the quick profile; `make sweep PROFILE=paper`
-# the paper's (10 values of p x 10 seeds), whose table the results chapter reads from results/.
+# The sweep of section 4 (resumable, content-addressed store under runs/): `make sweep` runs the quick
+# profile, `make sweep PROFILE=paper` the paper's (10 values of p x 10 seeds). Options of the sweep go
+# in SWEEP_ARGS, e.g. SWEEP_ARGS="--executor dask --workers 2". A table reaches results/ (which the
+# book reads) only through `make promote PROFILE=paper`, which checks its provenance first.
 PROFILE ?= quick
-sweep: $(STAMP)
-	$(BIN)/python -m modlib sweep --profile $(PROFILE) --out runs/$(PROFILE) \
-	  $(if $(filter paper,$(PROFILE)),--results results/paper.csv,)
+SWEEP_ARGS ?=
+sweep: $(STAMP) $(NOTEBOOKS)
+	$(BIN)/python -m modlib sweep --profile $(PROFILE) --out runs/$(PROFILE) $(SWEEP_ARGS)
+
+promote: $(STAMP)
+	$(BIN)/python -m modlib promote runs/$(PROFILE)/results.csv results/$(PROFILE).csv $(PROMOTE_ARGS)
 
 # The student edition: every notebook without its solution cells, in student/ (generated).
 student: $(STAMP)

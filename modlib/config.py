@@ -2,16 +2,83 @@
 
 Paper: Table 1 (appendix A.2) and sections 2.2-2.4; SPEC.md sections 1-5 settle what the paper
 leaves open. Nothing else in modlib hard-codes a hyperparameter: pass a modified copy
-(``dataclasses.replace``) to change one.
+(``dataclasses.replace``) to change one. :mod:`modlib.experiment` nests these into one tree.
+
+Every field is checked when a config is made, with one message naming the field and its allowed
+range (:class:`ConfigError`). Numbers must be numbers: a string ``"0.5"`` or a bool is refused; a
+numpy scalar of a valid value (``np.float32(0.1)``, ``np.int64(3)``) is accepted and stored as the
+plain Python number, so that a config always round-trips through JSON.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 
 N_HIDDEN = 100  # N, units per sub-network (paper: 100)
+
+
+class ConfigError(ValueError):
+    """A setting outside its allowed range; the message names the setting."""
+
+
+def _set(obj, name: str, value) -> None:
+    object.__setattr__(obj, name, value)  # normalising a field of a frozen dataclass
+
+
+def check_int(obj, name: str, low: int, high: int | None = None, none_ok: bool = False) -> None:
+    """Field ``name`` of ``obj`` must be an integer in [low, high] (numpy integers accepted)."""
+    value = getattr(obj, name)
+    if value is None and none_ok:
+        return
+    where = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+    where += " or None" if none_ok else ""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name} must be {where}, got {value!r}")
+    if not low <= value <= (math.inf if high is None else high):
+        raise ConfigError(f"{name} must be {where}, got {value!r}")
+    _set(obj, name, int(value))
+
+
+def check_real(obj, name: str, low: float = -math.inf, high: float = math.inf,
+               low_open: bool = False, high_open: bool = False) -> None:
+    """Field ``name`` of ``obj`` must be a finite real number in the interval given (numpy floats accepted)."""
+    value = getattr(obj, name)
+    where = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
+    if math.isinf(high) and not math.isinf(low):
+        where = f"> {low:g}" if low_open else f">= {low:g}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    # a float32 0.1 is 0.10000000149...: keep the number it prints as, which is what was meant
+    value = float(str(value)) if type(value).__module__ == "numpy" else float(value)
+    ok = math.isfinite(value) and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+    if not ok:
+        raise ConfigError(f"{name} must be a finite number {'in ' if where[0] in '[(' else ''}{where}, got {value!r}")
+    _set(obj, name, value)
+
+
+def check_choice(obj, name: str, choices) -> None:
+    value = getattr(obj, name)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The paired-digit data of section 2.1: how many pairs, and what is held out for selection."""
+
+    n_train: int | None = None  # training pairs, None = all (paper: all, about 48k)
+    n_test: int | None = None  # test pairs, None = all (paper: all, about 8k)
+    val_fraction: float = 0.1  # share of MNIST's training images held out as validation pairs, 0 = none (paper: none; the paper and quick profiles select nothing and set 0)
+    seed: int = 0  # seeds the pairing of the images and the validation split (paper: not stated)
+
+    def __post_init__(self):
+        check_int(self, "n_train", 1, none_ok=True)
+        check_int(self, "n_test", 1, none_ok=True)
+        check_real(self, "val_fraction", 0, 0.5)
+        check_int(self, "seed", 0)
 
 
 @dataclass(frozen=True)
@@ -28,16 +95,14 @@ class ModelConfig:
     coupling: str = "eq3"  # "eq3": W_sparse h^m enters the pre-activation as eq. (3) writes it; "authors": it is added to h^n before W_hh, as in the authors' code
 
     def __post_init__(self):
-        _check_int("n_hidden", self.n_hidden, 1)
-        _check_int("n_inputs", self.n_inputs, 1)
-        _check_int("n_classes", self.n_classes, 2)
-        _check_int("n_steps", self.n_steps, 1)
-        _check_int("bottleneck", self.bottleneck, 0)
-        for name in ("init_range", "input_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if self.coupling not in ("eq3", "authors"):
-            raise ValueError(f"coupling must be 'eq3' or 'authors', got {self.coupling!r}")
+        check_int(self, "n_hidden", 1)
+        check_int(self, "n_inputs", 1)
+        check_int(self, "n_classes", 2)
+        check_int(self, "n_steps", 1)
+        check_int(self, "bottleneck", 0)
+        check_real(self, "init_range", 0, low_open=True)
+        check_real(self, "input_scale", 0, low_open=True)
+        check_choice(self, "coupling", ("eq3", "authors"))
 
 
 @dataclass(frozen=True)
@@ -55,55 +120,61 @@ class DeepRConfig:
     init_scale: float = 1.0  # initial theta = init_scale * |N(0, 1)| / sqrt(N)
 
     def __post_init__(self):
-        for name in ("lr_sparsest", "lr_dense", "rewire_theta", "init_scale", "eps", "l1", "noise"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
         for name in ("lr_sparsest", "lr_dense", "rewire_theta", "init_scale", "eps"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+            check_real(self, name, 0, low_open=True)
         for name in ("l1", "noise"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+            check_real(self, name, 0)
+        check_real(self, "lr_decay", 0, 1, low_open=True)
+        betas = self.betas
+        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        pair = []
+        for b in betas:
+            if isinstance(b, bool) or not isinstance(b, numbers.Real) or not 0 <= b < 1:
+                raise ConfigError(f"betas must be two numbers in [0, 1), got {betas!r}")
+            pair.append(float(b))
+        _set(self, "betas", tuple(pair))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Training on the main task, Table 1 'Global training'."""
 
-    epochs: int = 5  # 5 for the standard network, 7 for the bottleneck one (paper: 5/7)
+    epochs: int = 5  # epochs of the standard network (paper: 5)
+    bottleneck_epochs: int = 7  # epochs of the bottleneck network, the one the bottleneck metric retrains (paper: 7)
     batch_size: int = 128  # (paper: 128)
     lr: float = 0.5  # Adadelta learning rate of the sub-networks (paper: 0.5)
     lr_decay: float = 0.9  # per-epoch decay (Table 1 "Betas" 0.9, read as in the authors' code)
     rho: float = 0.9  # Adadelta's running-average decay (PyTorch's default)
     eps: float = 1e-6  # Adadelta's epsilon (PyTorch's default)
     max_epochs: int = 0  # optional longer schedule: train up to this many epochs, 0 = off (the authors' code: 15)
-    target_accuracy: float = 0.9  # ...stopping each network once its test accuracy reaches this (the authors' code: 0.9)
+    target_accuracy: float = 0.9  # ...stopping each network once its validation accuracy reaches this (the authors' code: 0.9, on test pairs)
     deepr: DeepRConfig = field(default_factory=DeepRConfig)
 
     def __post_init__(self):
-        _check_int("epochs", self.epochs, 1)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("max_epochs", self.max_epochs, 0)
+        check_int(self, "epochs", 1)
+        check_int(self, "bottleneck_epochs", 1)
+        check_int(self, "batch_size", 1)
+        check_int(self, "max_epochs", 0)
         if self.max_epochs and self.max_epochs < self.epochs:
-            raise ValueError(f"max_epochs must be 0 or >= epochs={self.epochs}, got {self.max_epochs}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
-        if not 0 <= self.target_accuracy <= 1:
-            raise ValueError(f"target_accuracy must be in [0, 1], got {self.target_accuracy!r}")
+            raise ConfigError(f"max_epochs must be 0 (off) or >= epochs = {self.epochs}, got {self.max_epochs}")
+        check_real(self, "lr", 0, low_open=True)
+        check_real(self, "lr_decay", 0, 1, low_open=True)
+        check_real(self, "rho", 0, 1, high_open=True)
+        check_real(self, "eps", 0, low_open=True)
+        check_real(self, "target_accuracy", 0, 1)
+        if isinstance(self.deepr, dict):
+            _set(self, "deepr", DeepRConfig(**self.deepr))
+        if not isinstance(self.deepr, DeepRConfig):
+            raise ConfigError(f"deepr must be a DeepRConfig, got {self.deepr!r}")
 
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+    def for_architecture(self, bottleneck: bool) -> "TrainConfig":
+        """The schedule of one architecture: ``epochs`` for the standard network, ``bottleneck_epochs``
+        for the bottleneck one (the trainer reads ``epochs``)."""
+        if not bottleneck:
+            return self
+        return dataclasses.replace(self, epochs=self.bottleneck_epochs,
+                                   max_epochs=self.max_epochs and max(self.max_epochs, self.bottleneck_epochs))
 
 
 def as_dict(cfg) -> dict:

@@ -180,24 +180,43 @@ class PairedDigits:
 
 
 def paired_mnist(
-    split: str = "train", n: int | None = None, seed: int = 0, root: str | Path | None = None
+    split: str = "train", n: int | None = None, seed: int = 0, root: str | Path | None = None,
+    val_fraction: float = 0.0,
 ) -> PairedDigits:
     """The paired-digit dataset of section 2.1.
 
     Every image of the split is paired with a second image drawn by a permutation seeded with
     ``seed``; pairs failing :func:`keep_pair` are dropped (about 20%), leaving about 48k train and
     8k test pairs. ``n`` keeps only the first n of those (a fixed subset for quick runs).
+
+    ``val_fraction`` > 0 holds out that share of MNIST's training images, drawn with ``seed``, as
+    the ``"validation"`` split: ``"train"`` then pairs only the remaining images, among themselves,
+    and ``"validation"`` only the held-out ones, so no image is in both. With ``val_fraction = 0``
+    (the default) ``"train"`` is exactly the paper's training pairs. Anything that selects
+    (stopping, tuning) reads the validation split; test pairs only give reported figures.
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if split not in SPLITS + ("validation",):
+        raise ValueError(f"split must be one of {SPLITS + ('validation',)}, got {split!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise ValueError(f"n must be None or a positive integer, got {n!r}")
-    images, labels = load_mnist(split, root)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float, np.floating)) \
+            or not 0 <= val_fraction <= 0.5:
+        raise ValueError(f"val_fraction must be a number in [0, 0.5], got {val_fraction!r}")
+    if split == "validation" and not val_fraction > 0:
+        raise ValueError("the validation split needs val_fraction > 0 (a share of the training images)")
+    images, labels = load_mnist("test" if split == "test" else "train", root)
+    if split == "test" or not val_fraction:
+        subset = torch.arange(len(labels))
+    else:
+        held = torch.randperm(len(labels), generator=torch.Generator().manual_seed(_holdout_seed(seed)))
+        n_held = int(round(val_fraction * len(labels)))
+        subset = held[:n_held] if split == "validation" else held[n_held:]
+        subset = subset.sort().values
     gen = torch.Generator().manual_seed(int(seed))
-    first = torch.arange(len(labels))
-    second = torch.randperm(len(labels), generator=gen)
+    first = subset
+    second = subset[torch.randperm(len(subset), generator=gen)]
     keep = keep_pair(labels[first], labels[second])
     pairs = torch.stack([first[keep], second[keep]], dim=1)  # (n_pairs, 2)
     if n is not None:
@@ -207,3 +226,7 @@ def paired_mnist(
     digits = labels[pairs]  # (n_pairs, 2)
     x = (images.float() / 255.0 - MNIST_MEAN) / MNIST_STD  # (n_images, 784)
     return PairedDigits(x, pairs, digits, parity_target(digits[:, 0], digits[:, 1]))
+
+
+def _holdout_seed(seed: int) -> int:
+    return 1_000_003 * (int(seed) + 1) + 17  # the validation draw, distinct from the pairing's

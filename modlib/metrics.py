@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import cka, optim, runtime, structure
-from .config import TrainConfig
+from .config import TrainConfig, check_int, check_real
 from .data import PairedDigits
 from .model import ModularRNN, competitive_decision, per_network_loss, recurrent_matrix, run_recurrence
 
@@ -45,6 +45,7 @@ class MetricsConfig:
     """Settings of the three metrics; the defaults are the paper's (Table 1, SPEC.md section 5)."""
 
     # Bottleneck metric (section 3.1; Table 1 "Bottleneck re-training")
+    bottleneck_units: int = 5  # width of the bottleneck layer of the network this metric retrains (paper: 5, fig. 1b)
     bottleneck_epochs: int = 5  # (paper: 5)
     bottleneck_lr: float = 0.5  # Adadelta learning rate (paper: 0.5)
     bottleneck_lr_decay: float = 0.9  # per-epoch decay (paper: 0.9)
@@ -70,29 +71,17 @@ class MetricsConfig:
     def __post_init__(self):
         for name in ("bottleneck_epochs", "bottleneck_batch_size", "bottleneck_repeats", "mask_epochs",
                      "mask_batch_size", "mask_repeats", "cka_repeats", "eval_batch_size"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("seed", self.seed, 0)
-        if self.n_pairs is not None:
-            _check_int("n_pairs", self.n_pairs, 2)
+            check_int(self, name, 1)
+        check_int(self, "bottleneck_units", 1)
+        check_int(self, "seed", 0)
+        check_int(self, "n_pairs", 2, none_ok=True)
         for name in ("bottleneck_lr", "mask_lr", "mask_bias_std"):
-            _check_real(name, getattr(self, name), lambda v: v > 0, "> 0")
+            check_real(self, name, 0, low_open=True)
         for name in ("bottleneck_lr_decay", "q"):
-            _check_real(name, getattr(self, name), lambda v: 0 < v <= 1, "in (0, 1]")
+            check_real(self, name, 0, 1, low_open=True)
         for name in ("bottleneck_rho", "mask_momentum"):
-            _check_real(name, getattr(self, name), lambda v: 0 <= v < 1, "in [0, 1)")
-        _check_real("mask_weight_decay", self.mask_weight_decay, lambda v: v >= 0, ">= 0")
-
-
-def _check_int(name: str, value, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value}")
-
-
-def _check_real(name: str, value, ok, text: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
-        raise ValueError(f"{name} must be a number {text}, got {value!r}")
+            check_real(self, name, 0, 1, high_open=True)
+        check_real(self, "mask_weight_decay", 0)
 
 
 def _seed(*parts: int) -> int:
@@ -111,10 +100,14 @@ def _batches(n: int, batch_size: int):
     return (slice(start, start + batch_size) for start in range(0, n, batch_size))
 
 
-def _batch_orders(n: int, epochs: int, seed: int) -> list[torch.Tensor]:
-    """The order of the training pairs in each epoch: one seeded permutation per epoch, (n,) each."""
-    gen = torch.Generator().manual_seed(_seed(_SALT["order"], seed))
-    return [torch.randperm(n, generator=gen) for _ in range(epochs)]
+def _batch_orders(n: int, epochs: int, seeds, cfg_seed: int, purpose: int) -> list[torch.Tensor]:
+    """The order of the training pairs in each epoch, per network: one (E, n) tensor per epoch.
+
+    Network e's permutations come from a generator seeded with its own seed, ``cfg_seed`` and the
+    metric (``purpose``), so a network's metric does not depend on the networks beside it.
+    """
+    gens = [torch.Generator().manual_seed(_seed(_SALT["order"], s, cfg_seed, purpose)) for s in seeds]
+    return [torch.stack([torch.randperm(n, generator=g) for g in gens]) for _ in range(epochs)]
 
 
 @torch.no_grad()
@@ -179,30 +172,34 @@ def retrain_readouts(b_train: torch.Tensor, digits: torch.Tensor, w: torch.Tenso
     bias (E, 2, 2, R, C) the initial weights. Readout (n, k) computes r^n = w b^n + bias and is
     trained on the cross-entropy with digit k: Adadelta, ``cfg.bottleneck_lr`` decaying by
     ``cfg.bottleneck_lr_decay`` per epoch, minibatches in ``orders`` (one permutation of the
-    training pairs per epoch; by default drawn from ``cfg.seed``). The problems are independent:
+    training pairs per epoch, (n_train,) shared by the networks or (E, n_train) one per network; by
+    default drawn from each network's seed, see :func:`bottleneck_metric`). The problems are independent:
     their losses are summed, so each gets exactly the gradient it would get alone.
     Returns the trained (w, bias).
     """
     n_train = b_train.shape[2]
-    orders = orders if orders is not None else _batch_orders(n_train, cfg.bottleneck_epochs, cfg.seed)
+    E = b_train.shape[0]
+    if orders is None:
+        orders = _batch_orders(n_train, cfg.bottleneck_epochs, [0] * E, cfg.seed, 0)
     w, bias = w.clone().requires_grad_(True), bias.clone().requires_grad_(True)
     params = [w, bias]
     square_avg = [torch.zeros_like(p) for p in params]
     acc_delta = [torch.zeros_like(p) for p in params]
     lr = torch.tensor(cfg.bottleneck_lr, device=w.device)
     target_all = digits.t().to(w.device)  # (2, n_train), row k is digit k
-    E, _, _, R, C, _ = w.shape
+    _, _, _, R, C, _ = w.shape
     steps = len(orders) * math.ceil(n_train / cfg.bottleneck_batch_size)
     bar = tqdm(total=steps, disable=not progress, desc="bottleneck readouts")
+    rows = torch.arange(E, device=w.device)[:, None]  # (E, 1)
     for order in orders:
-        order = order.to(w.device)
+        order = order.to(w.device).expand(E, -1)  # (E, n_train)
         for batch in _batches(n_train, cfg.bottleneck_batch_size):
-            idx = order[batch]
-            x = b_train[:, :, idx]  # (E, 2, B, F)
+            idx = order[:, batch]  # (E, B)
+            x = b_train[rows, :, idx].transpose(1, 2)  # (E, 2, B, F)
             logits = torch.einsum("enbf,enkrcf->enkrbc", x, w) + bias.unsqueeze(-2)  # (E, 2, 2, R, B, C)
-            target = target_all[:, idx]  # (2, B)
-            target = target[None, None, :, None, :].expand(E, 2, 2, R, -1)  # (E, 2, 2, R, B)
-            loss = F.cross_entropy(logits.reshape(-1, C), target.reshape(-1), reduction="sum") / len(idx)
+            target = target_all[:, idx].transpose(0, 1)  # (E, 2, B), [e, k, b]: digit k
+            target = target[:, None, :, None, :].expand(E, 2, 2, R, -1)  # (E, 2, 2, R, B)
+            loss = F.cross_entropy(logits.reshape(-1, C), target.reshape(-1), reduction="sum") / idx.shape[1]
             grads = torch.autograd.grad(loss, params)
             with torch.no_grad():
                 optim.adadelta_(params, grads, square_avg, acc_delta, lr, cfg.bottleneck_rho, ADADELTA_EPS)
@@ -240,7 +237,9 @@ def bottleneck_metric(model: ModularRNN, train_data: PairedDigits, test_data: Pa
         raise ValueError("bottleneck_metric needs a bottleneck network (model.cfg.bottleneck > 0)")
     b_train = final_states(model, train_data, cfg.eval_batch_size, bottleneck=True)  # (E, 2, n, F)
     b_test = final_states(model, test_data, cfg.eval_batch_size, bottleneck=True)
-    w, bias = retrain_readouts(b_train, train_data.digits, *readout_init(model, cfg), cfg, progress=progress)
+    orders = _batch_orders(len(train_data), cfg.bottleneck_epochs, model.seeds, cfg.seed, 0)  # (E, n) per epoch
+    w, bias = retrain_readouts(b_train, train_data.digits, *readout_init(model, cfg), cfg, orders=orders,
+                               progress=progress)
     return readout_accuracy(b_test, test_data.digits, w, bias).mean(-1).cpu()  # (E, 2, 2)
 
 
@@ -380,20 +379,20 @@ def weight_mask_metric(model: ModularRNN, train_data: PairedDigits, test_data: P
     images, pairs = train_data.images.to(device), train_data.pairs.to(device)
     digits = train_data.digits.to(device)
     n_train = len(train_data)
-    orders = _batch_orders(n_train, cfg.mask_epochs, _seed(cfg.seed, 1))
+    orders = _batch_orders(n_train, cfg.mask_epochs, model.seeds, cfg.seed, 1)  # (E, n) per epoch
     bar = tqdm(total=len(orders) * math.ceil(n_train / cfg.mask_batch_size), disable=not progress,
                desc=f"weight masks ({J} masked networks)")
     for order in orders:
         order = order.to(device)
         for batch in _batches(n_train, cfg.mask_batch_size):
-            idx = order[batch]
-            x = images[pairs[idx].t()]  # (2, B, 784)
+            idx = order[:, batch]  # (E, B), each network's own minibatch
+            x = images[pairs[idx]].transpose(1, 2)  # (E, 2, B, 784)
             with torch.no_grad():
                 drive = model.input_drive(x)  # (E, 2, B, N), frozen
             mask = TopQ.apply(scores, keep)  # (J, D)
             r = masked_readouts(model, values[net] * mask, net, drive)  # (J, 2, B, C)
             r_out, _ = competitive_decision(r)  # (J, B, C)
-            target = digits[idx].t()[task]  # (J, B)
+            target = digits[idx][net, :, task]  # (J, B): digit k of masked network j's minibatch
             loss = per_network_loss(r_out, target).sum()
             (grad,) = torch.autograd.grad(loss, [scores])
             with torch.no_grad():  # SGD with momentum and weight decay, as torch.optim.SGD

@@ -1,324 +1,465 @@
-"""The sweep over connection fractions and seeds (paper: section 4, figs. 2-4; SPEC.md section 6).
+"""Sweeps over any axis of the experiment tree (paper: section 4, figs. 2-4; SPEC.md section 6).
 
-A sweep is a grid of (p, seed) networks cut into chunks. Each chunk is one papermill run of the
-experiment notebook (``notebooks/08_sweep_chunk.ipynb``): it trains the chunk's networks as one
-batched computation (standard and bottleneck architectures), computes every metric, and writes its
-rows atomically to ``<out>/chunks/chunk_NNN.csv``; the executed notebook is kept beside it as the
-run's record. After every chunk the results table ``<out>/results.csv`` is rewritten (atomically)
-from all finished chunks. Running the sweep again skips finished chunks, so an interrupted or
-failed sweep loses nothing; a changed configuration is refused instead of mixed with old rows.
+A sweep (:class:`Sweep`) is a base experiment (a named profile: ``quick``, ``paper``) plus axes,
+each any dotted field of :class:`~modlib.experiment.Experiment` with a list of values, plus seeds.
+Its networks (:func:`grid`) are cut into chunks: networks that differ only in ``p`` and the seed
+train together as one batched computation, the others go to separate chunks. Each chunk is one
+papermill run of the chunk notebook (``notebooks/08_sweep_chunk.ipynb``), which trains its networks
+in both architectures, computes every metric and stores its rows as one piece of the
+content-addressed store (:mod:`modlib.store`); the executed notebook is kept beside it as the
+run's record.
+
+A rerun reuses exactly the stored networks it shares with the new grid (same experiment, same
+code) and computes the rest, whatever the chunk size; the results table holds only the networks
+asked for, in grid order, each once. Chunks run one after another in this process (``serial``) or
+as tasks of a Dask ``distributed`` cluster (``dask``): a ``LocalCluster`` started for the sweep, or
+any running scheduler, e.g. workers started on a Slurm or PBS cluster with dask-jobqueue.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
+import itertools
 import json
-import os
-import subprocess
-import sys
-import tempfile
+import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .config import N_HIDDEN, DeepRConfig
+from . import experiment as ex
+from . import store as st
+from .config import N_HIDDEN, ConfigError
+from .experiment import Experiment
+from .store import ROOT, StoreError
 
-ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "08_sweep_chunk.ipynb"
 PAPER_P = tuple(float(p) for p in np.geomspace(1 / N_HIDDEN**2, 1.0, 10))
+EXECUTORS = ("serial", "dask")
 
 
 @dataclass(frozen=True)
-class Profile:
-    """What a sweep runs. Everything but ``p``, ``seeds``, ``chunk_size`` and ``device`` is part of
-    the configuration fingerprint: rows computed under another configuration are never mixed."""
+class Sweep:
+    """A grid of experiments: ``base`` with every combination of the ``axes`` values, for each seed."""
 
-    p: tuple[float, ...] = PAPER_P  # connection fractions (paper: 10 values, 1/N^2 .. 1)
-    seeds: int = 10  # repeats per p (paper: 10)
-    n_train: int | None = None  # training pairs (None: all, about 48k)
-    n_test: int | None = None  # test pairs (None: all, about 8k)
-    epochs: int = 5  # standard network (paper: 5)
-    bottleneck_epochs: int = 7  # bottleneck network (paper: 7)
-    coupling: str = "eq3"
-    max_epochs: int = 0  # optional longer schedule (0 = the paper's epochs only)
-    metrics: dict = field(default_factory=dict)  # MetricsConfig overrides
-    deepr: dict = field(default_factory=dict)  # DeepRConfig overrides, e.g. {"lr_dense": 0.003}
-    chunk_size: int = 20  # networks per papermill run (per architecture)
-    device: str = "cpu"
+    base: Experiment = field(default_factory=Experiment)
+    axes: tuple[tuple[str, tuple], ...] = (("p", PAPER_P),)  # (dotted field, values) pairs (paper: p only)
+    seeds: tuple[int, ...] = tuple(range(10))  # (paper: 10 repeats per p)
 
-    def fingerprint(self) -> str:
-        """Hash of the profile and of every library default it runs under (model, training,
-        Deep-R and metrics configs), so that a changed default also counts as a new configuration."""
-        from .config import DeepRConfig, ModelConfig, TrainConfig, as_dict
-        from .metrics import MetricsConfig
+    def __post_init__(self):
+        axes = tuple((str(k), tuple(v)) for k, v in (self.axes.items() if isinstance(self.axes, dict) else self.axes))
+        object.__setattr__(self, "axes", axes)
+        seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) and not isinstance(self.seeds, bool) \
+            else tuple(self.seeds)
+        object.__setattr__(self, "seeds", seeds)
+        names = [k for k, _ in axes]
+        for key in names:
+            ex._split(key)
+            if key == "seed":
+                raise ConfigError("seeds are their own axis: give them with --seeds (a count) or as Sweep(seeds=...)")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"an axis is given twice: {names}")
+        for key, values in axes:
+            if not values:
+                raise ConfigError(f"axis {key} must hold at least one value")
+            if len(set(values)) != len(values):
+                dup = sorted({v for v in values if values.count(v) > 1}, key=str)
+                raise ConfigError(f"axis {key} holds a value twice ({', '.join(map(str, dup))}): "
+                                  "identical networks would count as two")
+        if not seeds:
+            raise ConfigError("seeds must hold at least one seed (a positive count with --seeds)")
+        for s in seeds:
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+                raise ConfigError(f"seeds must be non-negative integers, got {s!r}")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"a seed is given twice: {list(seeds)}")
 
-        keep = {k: v for k, v in asdict(self).items() if k not in ("p", "seeds", "chunk_size", "device")}
-        if not keep["deepr"]:
-            del keep["deepr"]  # default Deep-R settings: the same fingerprint as before the field existed
-        keep["defaults"] = [as_dict(c()) for c in (ModelConfig, TrainConfig, DeepRConfig, MetricsConfig)]
-        return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    def to_dict(self) -> dict:
+        return {"base": self.base.to_dict(), "axes": [[k, list(v)] for k, v in self.axes],
+                "seeds": [int(s) for s in self.seeds]}
+
+    def hash(self) -> str:
+        """What a results table is a table of: base, axes and seeds."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
 
+# What a student runs (the qualitative figure 2 in about a minute on a laptop CPU), and the paper's
+# sweep (SPEC section 6: 10 values of p x 10 seeds, full data, every metric). Neither selects
+# anything, so neither holds out validation pairs: both train on all training pairs.
+_NO_HOLDOUT = {"data.val_fraction": 0.0}
 PROFILES = {
-    # What a student runs: the qualitative figure 2 in a few minutes on a laptop CPU.
-    "quick": Profile(
-        p=(1e-4, 1e-3, 1e-2, 1e-1, 1.0), seeds=2, n_train=20000, n_test=2000, epochs=4,
-        bottleneck_epochs=4, metrics={"bottleneck_epochs": 2, "n_pairs": 2000, "cka_repeats": 2},
-        chunk_size=10,
-    ),
-    # The paper's sweep (SPEC section 6): 10 values of p x 10 seeds, full data, every metric.
-    "paper": Profile(),
+    "quick": Sweep(ex.override(Experiment(), {**_NO_HOLDOUT, "data.n_train": 20000, "data.n_test": 2000,
+                                              "train.epochs": 4, "train.bottleneck_epochs": 4,
+                                              "metrics.bottleneck_epochs": 2, "metrics.n_pairs": 2000,
+                                              "metrics.cka_repeats": 2}),
+                   axes=(("p", (1e-4, 1e-3, 1e-2, 1e-1, 1.0)),), seeds=2),
+    "paper": Sweep(ex.override(Experiment(), _NO_HOLDOUT)),
 }
+CHUNK_SIZE = {"quick": 10, "paper": 20}  # networks per papermill run (per architecture)
 
 
-def check_grid(p, seeds: int, n_hidden: int = N_HIDDEN) -> None:
-    """Refuse a malformed grid with a message naming the parameter and the allowed range."""
-    low = 1.0 / n_hidden**2
-    if len(p) == 0:
-        raise ValueError("p must hold at least one value")
-    for value in p:
-        if not low * (1 - 1e-9) <= value <= 1:
-            raise ValueError(f"every p must be in [1/N^2, 1] = [{low:g}, 1], got {value!r}")
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise ValueError(f"seeds must be a positive integer (repeats per p), got {seeds!r}")
-
-
-def grid(profile: Profile) -> list[tuple[float, int]]:
-    """The (p, seed) networks of a sweep, in a fixed order (seed-major, so chunks mix sparsities)."""
-    check_grid(profile.p, profile.seeds)
-    return [(float(p), s) for s in range(profile.seeds) for p in profile.p]
+def grid(sweep: Sweep) -> list[Experiment]:
+    """The sweep's networks in a fixed order: seed-major, then the axes' product in the order given
+    (so that the chunks of a p sweep mix sparsities)."""
+    out = []
+    keys = [k for k, _ in sweep.axes]
+    for seed in sweep.seeds:
+        for combo in itertools.product(*(v for _, v in sweep.axes)):
+            out.append(ex.override(sweep.base, {**dict(zip(keys, combo)), "seed": int(seed)}))
+    return out
 
 
 @functools.cache
-def _available_pairs(split: str) -> int:
+def _available_pairs(split: str, val_fraction: float, seed: int) -> int:
     """Pairs in a split at the full data size (loads MNIST once per process)."""
     from .data import paired_mnist
 
-    return len(paired_mnist(split))
+    return len(paired_mnist(split, seed=seed, val_fraction=val_fraction))
 
 
-def check_profile(profile: Profile) -> None:
-    """Refuse, before any work, every setting a chunk would otherwise fail on minutes later: the grid,
-    chunk size, data sizes, epochs, coupling, metric and Deep-R overrides, and the device."""
-    from .config import ModelConfig, TrainConfig
-    from .metrics import MetricsConfig
+def check(sweep: Sweep, chunk_size: int = 20, device: str = "cpu") -> list[Experiment]:
+    """Refuse, before any work, every setting a chunk would otherwise fail on minutes later; returns
+    the grid."""
     from .train import _check_device
 
-    check_grid(profile.p, profile.seeds)
-    for name in ("chunk_size", "epochs", "bottleneck_epochs"):
-        value = getattr(profile, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    for name, split in (("n_train", "train"), ("n_test", "test")):
-        value = getattr(profile, name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer (pairs), or None for all, got {value!r}")
-        available = _available_pairs(split)
-        if value > available:
-            raise ValueError(f"{name} must be at most {available} (the {split} pairs), got {value}")
-    if isinstance(profile.max_epochs, bool) or not isinstance(profile.max_epochs, int) or profile.max_epochs < 0:
-        raise ValueError(f"max_epochs must be 0 (off) or a positive integer, got {profile.max_epochs!r}")
-    ModelConfig(coupling=profile.coupling)
-    TrainConfig(epochs=max(profile.epochs, profile.bottleneck_epochs),
-                max_epochs=profile.max_epochs and max(profile.max_epochs, profile.epochs, profile.bottleneck_epochs))
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ConfigError(f"chunk_size must be a positive integer (networks per chunk), got {chunk_size!r}")
     try:
-        MetricsConfig(**profile.metrics)
-        DeepRConfig(**profile.deepr)
-    except TypeError as err:  # an unknown key
-        raise ValueError(f"metrics and deepr overrides must name fields of MetricsConfig and DeepRConfig: {err}") from None
-    _check_device(profile.device)
+        _check_device(device)
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"device: {err}") from None
+    experiments = grid(sweep)
+    for d in {e.data for e in experiments}:
+        for name, split in (("n_train", "train"), ("n_test", "test")):
+            value = getattr(d, name)
+            available = _available_pairs(split, d.val_fraction if split == "train" else 0.0, d.seed)
+            if value is not None and value > available:
+                raise ConfigError(f"data.{name} must be at most {available} (the {split} pairs"
+                                  f"{f' with data.val_fraction = {d.val_fraction:g}' if split == 'train' and d.val_fraction else ''}), got {value}")
+    return experiments
 
 
-def chunks(profile: Profile) -> list[list[tuple[float, int]]]:
-    check_profile(profile)
-    jobs = grid(profile)
-    return [jobs[i : i + profile.chunk_size] for i in range(0, len(jobs), profile.chunk_size)]
+def chunks(experiments: list[Experiment], chunk_size: int) -> list[list[int]]:
+    """Indices of the experiments cut into chunks: only networks of the same shape key (differing in
+    p and seed alone) share a chunk; the order within each group is kept."""
+    groups: dict[str, list[int]] = {}
+    for i, e in enumerate(experiments):
+        groups.setdefault(ex.shape_key(e), []).append(i)
+    return [idx[i : i + chunk_size] for idx in groups.values() for i in range(0, len(idx), chunk_size)]
 
 
-def provenance() -> dict:
-    """Package versions and the git commit, stored with every row."""
-    import torch
-
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
-        commit += "-dirty" if dirty else ""
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return {"torch": torch.__version__, "numpy": np.__version__, "pandas": pd.__version__,
-            "python": sys.version.split()[0], "commit": commit}
+# -------------------------------------------------------------------------------------------------
+# One chunk's work
 
 
-def write_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write a CSV so that ``path`` holds either the old file or the whole new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            frame.to_csv(f, index=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a results table is for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def measure(experiments, device: str = "cpu", compile: bool = False, progress: bool = False) -> pd.DataFrame:
+    """Train the experiments' networks in both architectures, each architecture as one batched
+    computation, and measure them with every metric. They must differ only in ``p`` and ``seed``.
 
-
-def chunk_parameters(profile: Profile, index: int, rows_path: Path) -> dict:
-    """The papermill parameters of chunk ``index``'s notebook run."""
-    jobs = grid(profile)[index * profile.chunk_size : (index + 1) * profile.chunk_size]  # checked by run()
-    first = index * profile.chunk_size
-    return {
-        "p_values": [p for p, _ in jobs], "seeds": [s for _, s in jobs],
-        "network_ids": list(range(first, first + len(jobs))),
-        "n_train": profile.n_train or 0, "n_test": profile.n_test or 0,
-        "epochs": profile.epochs, "bottleneck_epochs": profile.bottleneck_epochs,
-        "max_epochs": profile.max_epochs, "coupling": profile.coupling,
-        "metrics": dict(profile.metrics), "deepr": dict(profile.deepr), "device": profile.device, "compile": len(jobs) >= 4,
-        "rows_path": str(rows_path), "config_hash": profile.fingerprint(), "progress": False,
-    }
-
-
-def _check_manifest(out: Path, profile: Profile) -> None:
-    manifest = out / "manifest.json"
-    want = {"fingerprint": profile.fingerprint(), "profile": asdict(profile)}
-    if manifest.exists():
-        have = json.loads(manifest.read_text())
-        if have["fingerprint"] != want["fingerprint"]:
-            raise ValueError(
-                f"{out} holds a sweep with another configuration (fingerprint {have['fingerprint']}, "
-                f"this one {want['fingerprint']}); choose another --out, or delete {out} to start over"
-            )
-    out.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps(want, indent=1, default=str))
-
-
-def collect(out: Path) -> pd.DataFrame:
-    """All finished chunks' rows, as one table."""
-    files = sorted((Path(out) / "chunks").glob("chunk_*.csv"))
-    if not files:
-        return pd.DataFrame()
-    return pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-
-
-def run(profile: Profile, out: Path, results: Path | None = None, log=print) -> pd.DataFrame:
-    """Run (or resume) a sweep; returns the results table (also written to ``results``)."""
-    import papermill
-
-    out = Path(out)
-    results = Path(results) if results else out / "results.csv"
-    plan = chunks(profile)
-    _check_manifest(out, profile)
-    todo = [i for i in range(len(plan)) if not (out / "chunks" / f"chunk_{i:03d}.csv").exists()]
-    log(f"sweep: {len(plan)} chunks of up to {profile.chunk_size} networks; {len(plan) - len(todo)} done, "
-        f"{len(todo)} to run; configuration {profile.fingerprint()}")
-    started = time.perf_counter()
-    for done, i in enumerate(todo, 1):
-        rows = out / "chunks" / f"chunk_{i:03d}.csv"
-        record = out / "notebooks" / f"chunk_{i:03d}.ipynb"
-        record.parent.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        papermill.execute_notebook(str(NOTEBOOK), str(record), kernel_name="python3", progress_bar=False,
-                                   parameters=chunk_parameters(profile, i, rows), cwd=str(ROOT))
-        if not rows.exists():
-            raise RuntimeError(f"chunk {i} ran but wrote no rows to {rows}; see {record}")
-        write_atomic(collect(out), results)
-        elapsed = time.perf_counter() - started
-        eta = elapsed / done * (len(todo) - done)
-        log(f"chunk {i + 1}/{len(plan)} done in {time.perf_counter() - t0:.0f} s "
-            f"({done}/{len(todo)} this run; about {eta / 60:.1f} min left)")
-    table = collect(out)
-    if len(table):
-        write_atomic(table, results)
-    return table
-
-
-def profile_from_args(name: str, **overrides) -> Profile:
-    if name not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {name!r}")
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if "p" in overrides:
-        overrides["p"] = tuple(float(v) for v in overrides["p"])
-    if "deepr" in overrides:
-        overrides["deepr"] = parse_overrides(overrides["deepr"], DeepRConfig, "deepr")
-    return replace(PROFILES[name], **overrides)
-
-
-def parse_overrides(items, cls, name: str) -> dict:
-    """``["key=value", ...]`` as overrides of the dataclass ``cls``'s number fields.
-
-    Each value is converted to the type of the field's default and checked by constructing ``cls``
-    (a clear error naming the field otherwise); a key given twice is refused, and an override equal
-    to the default is dropped, so that it does not count as another configuration.
+    Returns the rows of :func:`modlib.metrics.compute_all` (``network`` numbers the experiments in
+    the order given), plus how each network was trained (epochs_trained, rewired, train_seconds),
+    metric_seconds, the data sizes and each row's ``experiment`` hash.
     """
-    defaults = cls()
-    settable = {f.name: getattr(defaults, f.name) for f in dataclasses.fields(cls)
-                if type(getattr(defaults, f.name)) in (int, float)}
-    out = {}
-    for item in items:
-        key, sep, value = str(item).partition("=")
-        if not sep or key not in settable:
-            raise ValueError(f"{name} overrides must be key=value with key one of {', '.join(settable)}; "
-                             f"got {item!r}")
-        if key in out:
-            raise ValueError(f"{name} override {key} is given twice")
-        try:
-            out[key] = type(settable[key])(value)
-        except ValueError:
-            raise ValueError(f"{name} override {key} must be a {type(settable[key]).__name__}, "
-                             f"got {value!r}") from None
-    cls(**out)  # range checks, with the parameter named
-    return {k: v for k, v in out.items() if v != settable[k]}
-
-
-def measure(p_values, seeds, *, n_train: int | None = None, n_test: int | None = None, epochs: int = 5,
-            bottleneck_epochs: int = 7, max_epochs: int = 0, coupling: str = "eq3", metrics: dict | None = None,
-            deepr: dict | None = None, network_ids=None, device: str = "cpu", compile: bool = False, progress: bool = False) -> pd.DataFrame:
-    """One chunk's work: train the networks (p_values[i], seeds[i]) in both architectures, each
-    architecture as one batched computation, and measure them with every metric.
-
-    Returns the rows of :func:`modlib.metrics.compute_all`, plus how each network was trained
-    (epochs_trained, rewired, train_seconds), metric_seconds and the data sizes.
-    """
-    from . import config, data, model, train
+    from . import data, model, train
     from . import metrics as mx
 
-    if len(p_values) != len(seeds) or not len(p_values):
-        raise ValueError(f"p_values and seeds need one entry per network, got {len(p_values)} and {len(seeds)}")
-    train_data = data.paired_mnist("train", n=n_train or None)
-    test_data = data.paired_mnist("test", n=n_test or None)
-    ids = list(network_ids) if network_ids is not None else list(range(len(p_values)))
-    deepr_cfg = config.DeepRConfig(**(deepr or {}))
+    exps = [e if isinstance(e, Experiment) else Experiment.from_dict(e) for e in experiments]
+    if not exps:
+        raise ValueError("measure needs at least one experiment")
+    if len({ex.shape_key(e) for e in exps}) > 1:
+        raise ValueError("the experiments of one chunk may differ only in p and seed")
+    first = exps[0]
+    d = first.data
+    train_data = data.paired_mnist("train", n=d.n_train, seed=d.seed, val_fraction=d.val_fraction)
+    test_data = data.paired_mnist("test", n=d.n_test, seed=d.seed)
+    val_data = data.paired_mnist("validation", seed=d.seed, val_fraction=d.val_fraction) if d.val_fraction else None
+    p_values, seeds = [e.p for e in exps], [e.seed for e in exps]
     nets, results = {}, {}
-    for arch, bottleneck, n_epochs in (("standard", 0, epochs), ("bottleneck", 5, bottleneck_epochs)):
-        nets[arch] = model.ModularRNN(list(p_values), list(seeds),
-                                      config.ModelConfig(coupling=coupling, bottleneck=bottleneck), deepr_cfg)
-        schedule = config.TrainConfig(epochs=n_epochs, max_epochs=max_epochs and max(max_epochs, n_epochs),
-                                      deepr=deepr_cfg)
-        results[arch] = train.train(nets[arch], train_data, test_data, schedule, device=device,
-                                    progress=progress, compile=compile)
+    for arch, bottleneck in (("standard", False), ("bottleneck", True)):
+        nets[arch] = model.ModularRNN(p_values, seeds, first.model_config(bottleneck), first.train.deepr)
+        results[arch] = train.train(nets[arch], train_data, test_data, first.train.for_architecture(bottleneck),
+                                    device=device, progress=progress, compile=compile,
+                                    val_data=val_data if first.train.max_epochs else None)
     start = time.perf_counter()
-    table = mx.compute_all(nets["standard"], nets["bottleneck"], train_data, test_data,
-                           mx.MetricsConfig(**(metrics or {})), accuracy_standard=results["standard"].accuracy,
-                           accuracy_bottleneck=results["bottleneck"].accuracy, network_ids=ids, progress=progress)
-    position = table["network"].map({net_id: i for i, net_id in enumerate(ids)})
+    table = mx.compute_all(nets["standard"], nets["bottleneck"], train_data, test_data, first.metrics,
+                           accuracy_standard=results["standard"].accuracy,
+                           accuracy_bottleneck=results["bottleneck"].accuracy, progress=progress)
+    position = table["network"].to_numpy()
     for arch, res in results.items():
-        here = table["architecture"] == arch
-        table.loc[here, "epochs_trained"] = [res.epochs[i] for i in position[here]]
-        table.loc[here, "rewired"] = [res.rewired[i] for i in position[here]]
+        here = (table["architecture"] == arch).to_numpy()
+        table.loc[here, "epochs_trained"] = np.asarray(res.epochs)[position[here]]
+        table.loc[here, "rewired"] = np.asarray(res.rewired)[position[here]]
         table.loc[here, "train_seconds"] = res.seconds
     table["metric_seconds"] = time.perf_counter() - start
     table["n_train"], table["n_test"] = len(train_data), len(test_data)
-    table["deepr"] = " ".join(f"{k}={v}" for k, v in sorted((deepr or {}).items()))  # "" = the defaults
+    table["n_val"] = len(val_data) if val_data is not None else 0
+    table["deepr"] = ex.deepr_overrides(first)  # "" = the paper's Deep-R settings
+    table["experiment"] = [ex.experiment_hash(exps[i]) for i in position]
+    table["device"] = str(device)
+    return st.integer_columns(table)
+
+
+def run_chunk(spec: dict) -> str:
+    """Run one chunk as a papermill run of the chunk notebook and check the piece it stored.
+
+    ``spec`` (plain data, so that a Dask worker can run it) holds the piece's name, the store, its
+    experiments (dicts) and keys, the code hash, device, compile, threads. Returns the piece's name.
+    Importable by Dask workers (a function of modlib, not of a notebook or ``__main__``).
+    """
+    import papermill
+
+    store = st.Store(spec["store"])
+    name = spec["piece"]
+    record = store.notebook(name)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(NOTEBOOK), str(record), kernel_name="python3", progress_bar=False,
+                               parameters={k: spec[k] for k in ("experiments", "piece", "store", "keys", "code",
+                                                                "device", "compile", "threads")} | {"progress": False},
+                               cwd=str(store.root))
+    try:
+        store.validate(name)
+    except ValueError as err:
+        raise RuntimeError(f"chunk {name} ran but its piece is not valid ({err}); see {record}") from None
+    return name
+
+
+# -------------------------------------------------------------------------------------------------
+# The whole sweep
+
+
+@dataclass
+class Plan:
+    """What a run will do: the grid, each network's key, the stored rows it reuses, the chunks to run."""
+
+    experiments: list[Experiment]
+    keys: list[str]
+    stored: dict[str, pd.DataFrame]
+    todo: list[dict]  # chunk specs for run_chunk
+
+
+def plan(sweep: Sweep, out: Path, chunk_size: int, device: str = "cpu", compile: str = "auto",
+         threads: int = 0, log=print, dry_run: bool = False) -> Plan:
+    """The networks of ``sweep`` that the store ``out`` holds, and the chunks that compute the rest
+    (``dry_run``: look only, leaving damaged pieces where they are)."""
+    experiments = check(sweep, chunk_size, device)
+    store = st.Store(out)
+    code = st.code_hash()
+    keys = [st.network_key(ex.experiment_hash(e), code, device) for e in experiments]
+    stored = store.scan(log=log, set_aside=not dry_run)
+    missing = [i for i, k in enumerate(keys) if k not in stored]
+    todo = []
+    for idx in chunks([experiments[i] for i in missing], chunk_size):
+        members = [missing[i] for i in idx]
+        piece_keys = [keys[i] for i in members]
+        todo.append({
+            "piece": st.piece_name(piece_keys), "store": str(store.root), "keys": piece_keys,
+            "experiments": [experiments[i].to_dict() for i in members], "code": code, "device": device,
+            "compile": {"on": True, "off": False}.get(compile, len(members) >= 4), "threads": threads,
+        })
+    return Plan(experiments, keys, stored, todo)
+
+
+def assemble(sweep: Sweep, experiments: list[Experiment], keys: list[str], stored: dict) -> pd.DataFrame:
+    """The results table: the rows of the networks asked for, in grid order, each exactly once."""
+    parts = []
+    for i, (e, key) in enumerate(zip(experiments, keys)):
+        if key not in stored:
+            continue
+        rows = stored[key].copy()
+        rows["network"] = i
+        for axis, _ in sweep.axes:
+            if axis not in ("p",):
+                rows[axis] = _cell(ex.get(e, axis))
+        parts.append(rows)
+    if not parts:
+        return pd.DataFrame()
+    table = pd.concat(parts, ignore_index=True)
+    table["sweep"] = sweep.hash()
+    return st.integer_columns(table)
+
+
+def _cell(value):
+    return "none" if value is None else value
+
+
+def check_results_target(results: Path, sweep: Sweep, force: bool) -> None:
+    """Refuse to overwrite a table of another sweep (unless ``force``), and refuse to write into
+    ``results/`` from a tree with uncommitted changes."""
+    results = Path(results).resolve()
+    if results.exists() and not force:
+        try:
+            have = set(pd.read_csv(results, usecols=["sweep"])["sweep"].astype(str))
+        except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            have = {"(none recorded)"}
+        if have != {sweep.hash()}:
+            raise StoreError(f"{results} holds a table of another sweep ({', '.join(sorted(have))}; this one "
+                             f"{sweep.hash()}): give --force to overwrite it, or choose another --results")
+    if _inside(results, ROOT / "results"):
+        changed = st.uncommitted_changes(ignore=[results])
+        if changed:
+            raise StoreError(f"a table in results/ must come from a clean tree, and {len(changed)} path(s) have "
+                             f"uncommitted changes ({', '.join(changed[:3])}): commit them, or write under runs/ "
+                             "and `python -m modlib promote` the table later")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(Path(folder).resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def check_clean_rows(table: pd.DataFrame, where: str) -> None:
+    """A committed table holds rows of one code version, each from a clean tree."""
+    dirty = table.loc[table["commit"].astype(str).str.endswith("-dirty") | (table["commit"] == "unknown"),
+                      "network"].nunique()
+    if dirty:
+        raise StoreError(f"{dirty} network(s) of {where} were computed from a tree with uncommitted changes; "
+                         "rerun them from a clean tree into a fresh --out")
+    if table["code"].nunique() != 1:
+        raise StoreError(f"{where} mixes {table['code'].nunique()} code versions")
+
+
+def run(sweep: Sweep, out: str | Path, results: str | Path | None = None, *, chunk_size: int = 20,
+        device: str = "cpu", executor: str = "serial", workers: int = 2, threads_per_worker: int = 1,
+        scheduler: str | None = None, compile: str = "auto", wait: bool = False, force: bool = False,
+        progress: bool = True, log=print) -> pd.DataFrame:
+    """Run (or resume) a sweep into the store ``out``; returns the results table (also written to
+    ``<out>/results.csv`` after every chunk, and to ``results`` at the end)."""
+    out = Path(out).resolve()
+    final = Path(results).resolve() if results else out / "results.csv"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if compile not in ("auto", "on", "off"):
+        raise ConfigError(f"compile must be auto, on or off, got {compile!r}")
+    for name, value in (("workers", workers), ("threads_per_worker", threads_per_worker)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    check(sweep, chunk_size, device)
+    if results:
+        check_results_target(final, sweep, force)
+    with st.Lock(out, wait=wait, log=log):
+        threads = threads_per_worker if executor == "dask" else 0
+        p = plan(sweep, out, chunk_size, device, compile, threads, log=log)
+        log(f"sweep {sweep.hash()}: {len(p.experiments)} networks, {len(p.experiments) - sum(len(c['keys']) for c in p.todo)} "
+            f"stored, {sum(len(c['keys']) for c in p.todo)} to compute in {len(p.todo)} chunk(s) of up to {chunk_size} "
+            f"(code {st.code_hash()}, store {out})")
+        stored = dict(p.stored)
+
+        def done(name: str) -> None:
+            table = st.Store(out).validate(name)
+            for key, rows in table.groupby("key", sort=False):
+                stored[key] = rows
+            st.write_atomic(assemble(sweep, p.experiments, p.keys, stored), out / "results.csv")
+
+        if p.todo:
+            (_run_serial if executor == "serial" else _run_dask)(
+                p.todo, done, progress=progress, log=log, workers=workers, threads_per_worker=threads_per_worker,
+                scheduler=scheduler)
+        table = assemble(sweep, p.experiments, p.keys, stored)
+        missing = [k for k in p.keys if k not in stored]
+        if missing:
+            raise StoreError(f"{len(missing)} network(s) were not computed; run the sweep again to retry them")
+        st.write_atomic(table, out / "results.csv")
+        if results:
+            if _inside(final, ROOT / "results"):
+                check_clean_rows(table, str(final))
+            st.write_atomic(table, final)
     return table
+
+
+def _bar(total: int, progress: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not progress, unit="chunk", desc="sweep", smoothing=0)
+
+
+def _run_serial(todo, done, progress, log, **_):
+    bar = _bar(len(todo), progress)
+    started = time.perf_counter()
+    for i, spec in enumerate(todo, 1):
+        t0 = time.perf_counter()
+        done(run_chunk(spec))
+        bar.update(1)
+        left = (time.perf_counter() - started) / i * (len(todo) - i)
+        log(f"chunk {i}/{len(todo)} ({len(spec['keys'])} networks) done in {time.perf_counter() - t0:.0f} s; "
+            f"about {left / 60:.1f} min left")
+    bar.close()
+
+
+def _run_dask(todo, done, progress, log, workers, threads_per_worker, scheduler):
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        log(f"dask: {len(client.scheduler_info()['workers'])} worker(s) at {client.scheduler.address}")
+        futures = [client.submit(run_chunk, spec, key=f"modlib-chunk-{spec['piece']}", pure=False) for spec in todo]
+        bar = _bar(len(todo), progress)
+        started, finished = time.perf_counter(), 0
+        for future in as_completed(futures):
+            done(future.result())
+            finished += 1
+            bar.update(1)
+            left = (time.perf_counter() - started) / finished * (len(todo) - finished)
+            log(f"chunk {finished}/{len(todo)} done; about {left / 60:.1f} min left")
+        bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def promote(table_path: str | Path, dest: str | Path, force: bool = False, log=print) -> pd.DataFrame:
+    """Copy a finished sweep table (e.g. ``runs/paper/results.csv``) to ``dest`` (e.g. in ``results/``),
+    after checking it: one sweep, one code version, every row from a clean tree, and no other
+    sweep's table overwritten unless ``force``."""
+    table_path, dest = Path(table_path).resolve(), Path(dest).resolve()
+    if not table_path.exists():
+        raise StoreError(f"no table at {table_path}; run the sweep first")
+    table = pd.read_csv(table_path)
+    need = {"sweep", "code", "commit", "network", "key"} - set(table.columns)
+    if need:
+        raise StoreError(f"{table_path} is not a table of the store (no {', '.join(sorted(need))} column)")
+    if table["sweep"].nunique() != 1:
+        raise StoreError(f"{table_path} mixes {table['sweep'].nunique()} sweeps")
+    check_clean_rows(table, str(table_path))
+    if (table.groupby("network").size() != st.ROWS_PER_NETWORK).any():
+        raise StoreError(f"{table_path} has networks without their {st.ROWS_PER_NETWORK} rows")
+    if dest.exists() and not force:
+        try:
+            have = set(pd.read_csv(dest, usecols=["sweep"])["sweep"].astype(str))
+        except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
+            have = {"(none recorded)"}
+        if have != set(table["sweep"].astype(str)):
+            raise StoreError(f"{dest} holds a table of another sweep ({', '.join(sorted(have))}): give --force "
+                             "to overwrite it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(table_path, dest)
+    log(f"{table['network'].nunique()} networks ({len(table)} rows, sweep {table['sweep'].iloc[0]}, "
+        f"commit {table['commit'].iloc[0]}) copied to {dest}")
+    return table
+
+
+# -------------------------------------------------------------------------------------------------
+# Helpers for notebooks
+
+
+def experiments(base: Experiment | dict | None = None, p=(1e-4, 1.0), seeds=(0,), **overrides) -> list[Experiment]:
+    """Experiments for a small p x seeds grid on ``base`` (an Experiment or a partial dict) with
+    dotted overrides, in the sweep's order: ``sweep.experiments(p=[1e-4, 1], **{"data.n_train": 500})``."""
+    if base is None:
+        base = Experiment()
+    elif isinstance(base, dict):
+        base = Experiment.from_dict(base)
+    base = ex.override(base, overrides) if overrides else base
+    return grid(Sweep(base, axes=(("p", tuple(p)),), seeds=tuple(seeds)))

@@ -31,6 +31,7 @@ class TrainResult:
     accuracy: list[float]  # final test accuracy on the main task
     epochs: list[int]  # epochs each network trained
     history: list[list[float]] = field(default_factory=list)  # test accuracy after each epoch
+    val_history: list[list[float]] = field(default_factory=list)  # validation accuracy after each epoch (with val_data)
     rewired: list[int] = field(default_factory=list)  # connections rewired (both directions)
     rewired_per_epoch: list[list[int]] = field(default_factory=list)  # the same, epoch by epoch
     seconds: float = 0.0  # wall time of the whole run
@@ -70,18 +71,23 @@ def train(
     progress: bool = True,
     compile: bool = False,
     on_step: Callable[[int, int, ModularRNN, DeepR], None] | None = None,
+    val_data: PairedDigits | None = None,
 ) -> TrainResult:
     """Train every network of ``model`` on the main task of eq. (1).
 
-    Runs ``cfg.epochs`` epochs; with ``cfg.max_epochs`` set, networks whose test accuracy is still
-    below ``cfg.target_accuracy`` keep training, up to ``cfg.max_epochs`` (the others are frozen).
+    Runs ``cfg.epochs`` epochs; with ``cfg.max_epochs`` set, networks whose accuracy on ``val_data``
+    (validation pairs held out from the training images, never the test pairs) is still below
+    ``cfg.target_accuracy`` keep training, up to ``cfg.max_epochs`` (the others are frozen).
     ``compile=True`` fuses the optimizers' elementwise updates with torch.compile (about 20 s to
     compile once per process, then several times faster for many networks; same numbers).
     ``on_step(epoch, step, model, deepr)``, if given, is called after every minibatch's Deep-R
     update (``step`` counts minibatches from 1), e.g. with a :class:`modlib.deepr.ConnectionLog`.
-    Returns per-network test accuracy after each epoch.
+    Returns per-network test (and validation) accuracy after each epoch.
     """
     cfg = cfg or TrainConfig()
+    if cfg.max_epochs and val_data is None:
+        raise ValueError("the longer schedule (max_epochs > 0) stops on validation accuracy: pass val_data "
+                         "(pairs held out from the training images, data.val_fraction > 0)")
     device = _check_device(device)
     runtime.keep_freed_memory()
     model.to(device)
@@ -100,6 +106,7 @@ def train(
     training = torch.ones(E, dtype=torch.bool, device=device)  # networks still training
     epochs_done = [0] * E
     history: list[list[float]] = [[] for _ in range(E)]
+    val_history: list[list[float]] = [[] for _ in range(E)]
     rewired_per_epoch: list[list[int]] = [[] for _ in range(E)]
     step = 0
     total_epochs = max(cfg.epochs, cfg.max_epochs)
@@ -128,15 +135,18 @@ def train(
         lr *= cfg.lr_decay
         deepr.decay_lr()
         acc = accuracy(model, test_data)
+        val_acc = accuracy(model, val_data) if val_data is not None else None
         rewired_total = deepr.rewired.sum(1).tolist()  # (E,) so far
         for e in range(E):
             if training[e]:
                 history[e].append(float(acc[e]))
+                if val_acc is not None:
+                    val_history[e].append(float(val_acc[e]))
                 rewired_per_epoch[e].append(rewired_total[e] - sum(rewired_per_epoch[e]))
                 epochs_done[e] += 1
         bar.set_postfix(median_acc=f"{acc.median():.3f}", min_acc=f"{acc.min():.3f}")
         if epoch + 1 >= cfg.epochs:
-            training &= (acc < cfg.target_accuracy).to(device) if cfg.max_epochs else False
+            training &= (val_acc < cfg.target_accuracy).to(device) if cfg.max_epochs else False
             deepr.lr = deepr.lr * training.to(deepr.lr.dtype)
             if not training.any():
                 break
@@ -146,6 +156,7 @@ def train(
         accuracy=final,
         epochs=epochs_done,
         history=history,
+        val_history=val_history if val_data is not None else [],
         rewired=deepr.rewired.sum(1).tolist(),
         rewired_per_epoch=rewired_per_epoch,
         seconds=time.perf_counter() - start_time,

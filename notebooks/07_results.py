@@ -54,9 +54,10 @@ if Path(results_path).exists():
     table = results.load(results_path)
     source = f"the sweep's table {results_path}"
 else:  # a stand-in, so that the chapter renders without the table
-    table = sweep.measure(fallback_p, [0] * len(fallback_p), n_train=fallback_n_train, n_test=1000,
-                          epochs=fallback_epochs, bottleneck_epochs=fallback_epochs,
-                          metrics={"bottleneck_epochs": 2, "n_pairs": 1000, "cka_repeats": 1})
+    table = sweep.measure(sweep.experiments(sweep.PROFILES["paper"].base, p=fallback_p, **{
+        "data.n_train": fallback_n_train, "data.n_test": 1000, "train.epochs": fallback_epochs,
+        "train.bottleneck_epochs": fallback_epochs, "metrics.bottleneck_epochs": 2, "metrics.n_pairs": 1000,
+        "metrics.cka_repeats": 1}))
     source = f"a small stand-in sweep ({len(fallback_p)} networks, {fallback_n_train} pairs), not the paper-scale table"
 spec = results.specialization(table, min_accuracy=min_accuracy)
 summary = results.summary(spec)

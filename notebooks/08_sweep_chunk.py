@@ -17,47 +17,54 @@
 # # One chunk of the sweep
 #
 # *You will see* the unit of work of the sweep (the results chapter reads what it produces): a chunk of
-# networks, one per (p, seed), trained together as one batched computation in both architectures,
-# measured with every metric of section 3, and written as rows of the results table.
+# networks, each one experiment of the configuration tree, trained together as one batched computation
+# in both architectures, measured with every metric of section 3, and stored as one piece of the
+# sweep's result store.
 # *Time:* about a minute on a 2-core laptop CPU at the default parameters (two tiny networks).
 #
 # `python -m modlib sweep` runs this notebook with papermill once per chunk, injecting the
-# parameters below, and keeps each executed copy as the record of its run.
+# parameters below (the experiments as plain dicts, one per network), and keeps each executed copy
+# as the record of its run.
 
 # %% tags=["parameters"]
-p_values = [1e-4, 1.0]  # one connection fraction per network (paper: 10 values, 1e-4 .. 1)
-seeds = [0, 0]  # one seed per network (paper: 10 repeats per p)
-network_ids = []  # global number of each network in the sweep, or [] for 0, 1, ...
-n_train = 1500  # training pairs, or 0 for all (paper: all, about 48k)
-n_test = 500  # test pairs, or 0 for all (paper: all, about 8k)
-epochs = 1  # epochs of the standard network (paper: 5)
-bottleneck_epochs = 1  # epochs of the bottleneck network (paper: 7)
-max_epochs = 0  # optional longer schedule, or 0 for none (the authors' code: up to 15)
-coupling = "eq3"  # "eq3" as written in the paper, or "authors" (see the discussion)
-metrics = {"bottleneck_epochs": 1, "n_pairs": 500, "cka_repeats": 1}  # MetricsConfig overrides
-deepr = {}  # DeepRConfig overrides, e.g. {"lr_dense": 0.003}, or {} for the defaults
+# Each experiment is a dict of modlib.experiment.Experiment; missing settings take their defaults
+# (the paper's). The sweep passes full dicts; by hand, two tiny networks:
+tiny = {"data": {"n_train": 1500, "n_test": 500, "val_fraction": 0.0},  # (paper: all pairs, about 48k / 8k)
+        "train": {"epochs": 1, "bottleneck_epochs": 1},  # (paper: 5 and 7)
+        "metrics": {"bottleneck_epochs": 1, "n_pairs": 500, "cka_repeats": 1}}  # (paper: 5, all, 5)
+experiments = [{**tiny, "p": 1e-4, "seed": 0}, {**tiny, "p": 1.0, "seed": 0}]  # (paper: 10 p x 10 seeds)
+piece = ""  # name of the store's piece these networks make, or "" to store nothing
+store = ""  # the store's folder (absolute), or ""
+keys = []  # each network's key in the store, one per experiment
+code = ""  # the code hash the sweep planned with, or "" to skip the check
 device = "cpu"  # "cpu" or "cuda"
 compile = False  # fuse the optimizer updates with torch.compile (worth it for many networks)
-rows_path = ""  # CSV the rows are written to (atomically), or "" for none
-config_hash = ""  # the sweep's configuration fingerprint, stored in every row
+threads = 0  # torch threads in this kernel, or 0 for torch's default (a Dask worker's share of the cores)
 progress = True  # progress bars
 
 # %%
+import torch
+
+from modlib import experiment, sweep
 from modlib import metrics as mx
-from modlib import sweep
+from modlib import store as st
+
+# %% tags=["remove-input"]
+if threads:
+    torch.set_num_threads(threads)
+assert not code or code == st.code_hash(), (
+    f"modlib changed since the sweep was planned (code {st.code_hash()}, planned {code}): run the sweep again")
+nets = [experiment.Experiment.from_dict(e) for e in experiments]
 
 # %% [markdown]
 # ## Train and measure (sections 2.4 and 3)
 # `modlib.sweep.measure` trains the chunk's networks twice, in the standard and in the
 # bottleneck architecture, each time as one batched computation; every network has its own seed,
-# which fixes its initial weights, its connection pattern and the order in which it sees the pairs.
-# It then computes every metric of section 3 on the trained networks.
+# which fixes its initial weights, its connection pattern, the order in which it sees the pairs and
+# the draws of its metrics. It then computes every metric of section 3 on the trained networks.
 
 # %%
-table = sweep.measure(p_values, seeds, n_train=n_train, n_test=n_test, epochs=epochs,
-                      bottleneck_epochs=bottleneck_epochs, max_epochs=max_epochs, coupling=coupling,
-                      metrics=metrics, deepr=deepr, network_ids=network_ids or None, device=device, compile=compile,
-                      progress=progress)
+table = sweep.measure(nets, device=device, compile=compile, progress=progress)
 assert table["value"].notna().all()
 assert set(table["metric"]) >= {"bottleneck", "weight_mask", "correlation", "cka_distance"}
 table.drop_duplicates(["network", "architecture"])[["network", "architecture", "p", "seed", "accuracy",
@@ -71,14 +78,16 @@ mx.specialization_table(table, on_zero="nan").pivot_table(index=["p", "seed", "s
                                                          values="specialization")
 
 # %% [markdown]
-# ## Rows of the results table
-# Each row also records the configuration fingerprint, the package versions and the git commit,
-# so that any figure can be traced back to its run.
+# ## Rows of the store
+# Each row also records its network's key in the store, the experiment's hash, the package
+# versions, the git commit and a hash of the `modlib` sources, so that any figure can be traced
+# back to the code and the settings that made it.
 
 # %%
-table["config_hash"] = config_hash
-for key, value in sweep.provenance().items():
-    table[key] = value
-if rows_path:
-    sweep.write_atomic(table, rows_path)
-print(f"{len(table)} rows" + (f" written to {rows_path}" if rows_path else ""))
+if keys:
+    table["key"] = [keys[i] for i in table["network"]]
+for name, value in st.provenance().items():
+    table[name] = value
+if piece:
+    st.Store(store).write_piece(piece, table, keys, experiments)
+print(f"{len(table)} rows" + (f" stored as piece {piece} in {store}" if piece else ""))

@@ -37,6 +37,25 @@ def test_paired_dataset_sizes_targets_and_seed():
     assert not torch.equal(other.pairs, again.pairs)
 
 
+def test_validation_split_is_held_out_from_the_training_images():
+    every = data.paired_mnist("train")
+    train = data.paired_mnist("train", val_fraction=0.1)
+    val = data.paired_mnist("validation", val_fraction=0.1)
+    assert torch.equal(data.paired_mnist("train", val_fraction=0.0).pairs, every.pairs)  # 0: the paper's pairs
+    train_images, val_images = set(train.pairs.flatten().tolist()), set(val.pairs.flatten().tolist())
+    assert not train_images & val_images  # no image on both sides
+    assert len(val_images) <= 6000 and len(train_images) <= 54000
+    assert 4_500 < len(val) < 5_100 and 42_500 < len(train) < 44_000
+    assert data.keep_pair(val.digits[:, 0], val.digits[:, 1]).all()
+    assert torch.equal(val.target, data.parity_target(val.digits[:, 0], val.digits[:, 1]))
+    assert torch.equal(data.paired_mnist("validation", val_fraction=0.1).pairs, val.pairs)  # seeded
+    assert not torch.equal(data.paired_mnist("validation", val_fraction=0.1, seed=1).pairs[:50], val.pairs[:50])
+    with pytest.raises(ValueError, match="val_fraction"):
+        data.paired_mnist("validation")
+    with pytest.raises(ValueError, match="val_fraction"):
+        data.paired_mnist("train", val_fraction=0.9)
+
+
 @pytest.mark.parametrize(
     "kwargs, word",
     [

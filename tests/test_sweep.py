@@ -1,116 +1,231 @@
-"""The sweep: a tiny grid end to end, killed after its first chunk and resumed."""
+"""The sweep and its store, end to end on tiny grids: reuse by content, damaged pieces, one writer,
+relative paths, provenance, and the CLI's refusals."""
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from modlib import experiment as ex
+from modlib import store as st
 from modlib import sweep
 
-TINY = ["--p", "1e-4", "1", "--seeds", "2", "--n-train", "400", "--n-test", "300", "--epochs", "1",
-        "--bottleneck-epochs", "1", "--chunk-size", "2"]
+TINY = {"data.n_train": 200, "data.n_test": 100, "data.val_fraction": 0.0, "train.epochs": 1,
+        "train.bottleneck_epochs": 1, "metrics.bottleneck_epochs": 1, "metrics.n_pairs": 100,
+        "metrics.cka_repeats": 1}
+TINY_ARGS = ["--n-train", "200", "--n-test", "100", "--epochs", "1", "--bottleneck-epochs", "1",
+             "--set", "metrics.bottleneck_epochs=1", "metrics.n_pairs=100", "metrics.cka_repeats=1",
+             "data.val_fraction=0", "--quiet"]
+TIMING = ["train_seconds", "metric_seconds"]
 
 
-def test_malformed_grids_are_refused():
-    for bad, named in ((["--p", "0", "1"], "p"), (["--p", "1e-5"], "p"), (["--p", "1.5"], "p"),
-                       (["--seeds", "0"], "seeds"), (["--chunk-size", "0"], "chunk_size"),
-                       (["--deepr", "lr_dense=-1"], "lr_dense"), (["--deepr", "eps=0"], "eps"),
-                       (["--deepr", "l1=inf"], "l1"), (["--deepr", "bogus=1"], "bogus"),
-                       (["--deepr", "lr_dense"], "lr_dense"), (["--deepr", "l1=x"], "l1"),
-                       (["--deepr", "l1=1", "l1=2"], "l1"), (["--epochs", "0"], "epochs"),
-                       (["--bottleneck-epochs", "0"], "bottleneck_epochs"), (["--max-epochs", "-1"], "max_epochs"),
-                       (["--n-train", "0"], "n_train"), (["--n-test", "100000"], "n_test"),
-                       (["--coupling", "both"], "coupling")):
-        proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", *bad], capture_output=True, text=True)
-        assert proc.returncode == 2
-        assert any(word in proc.stderr for word in ("must be", "twice", "invalid choice"))
-        assert named in proc.stderr.split("error:")[-1], (bad, proc.stderr)
-    with pytest.raises(ValueError, match=r"p must be in \[1/N\^2, 1\]"):
-        sweep.grid(sweep.Profile(p=(2.0,)))
-    with pytest.raises(ValueError, match="seeds must be a positive integer"):
-        sweep.grid(sweep.Profile(seeds=0))
-    with pytest.raises(ValueError, match="coupling must be"):  # early, not inside a chunk's notebook
-        sweep.chunks(sweep.Profile(coupling="both"))
-    with pytest.raises(ValueError, match="overrides must name fields"):
-        sweep.chunks(sweep.Profile(metrics={"no_such_setting": 1}))
+def tiny_sweep(p=(1e-4, 1.0), seeds=2) -> sweep.Sweep:
+    return sweep.Sweep(ex.override(ex.Experiment(), TINY), axes=(("p", tuple(p)),), seeds=seeds)
 
 
-def test_interrupted_sweep_resumes_without_redoing_finished_chunks(tmp_path):
-    out = tmp_path / "run"
-    first = out / "chunks" / "chunk_000.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "modlib", "sweep", *TINY, "--out", str(out)],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not first.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert first.exists(), "the first chunk never finished"
-    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its notebook kernel
-    proc.wait()
-    assert not (out / "chunks" / "chunk_001.csv").exists()
-    stamp = first.stat().st_mtime_ns
-    assert set(pd.read_csv(first)["seed"]) == {0}  # seed-major order: the first chunk is seed 0
+class Log(list):
+    def __call__(self, line):
+        self.append(str(line))
 
-    log = []
-    profile = sweep.profile_from_args("quick", p=[1e-4, 1.0], seeds=2, n_train=400, n_test=300, epochs=1,
-                                      bottleneck_epochs=1, chunk_size=2)
-    table = sweep.run(profile, out, log=log.append)
-    assert "1 done, 1 to run" in log[0]
-    assert first.stat().st_mtime_ns == stamp  # the finished chunk was not redone
-    assert (out / "notebooks" / "chunk_001.ipynb").exists()  # the executed notebook is kept
-    # one row per network, architecture, sub-network, sub-task and metric, for all four networks
-    assert sorted(table["network"].unique()) == [0, 1, 2, 3]
-    assert set(zip(table["p"], table["seed"])) == {(1e-4, 0), (1.0, 0), (1e-4, 1), (1.0, 1)}
-    per = table.groupby(["network", "architecture", "metric"]).size()
-    assert (per == 4).all()
-    assert {"config_hash", "commit", "torch", "accuracy", "Q"} <= set(table.columns)
-    assert table["config_hash"].nunique() == 1
-    assert pd.read_csv(out / "results.csv").shape == table.shape
-
-    with pytest.raises(ValueError, match="another configuration"):
-        sweep.run(sweep.profile_from_args("quick", p=[1e-4, 1.0], seeds=2, n_train=400, n_test=300, epochs=2,
-                                          bottleneck_epochs=1, chunk_size=2), out)
+    def computed(self) -> int:
+        """Networks the run said it would compute."""
+        line = next(x for x in self if " to compute" in x)
+        return int(line.split(" stored, ")[1].split()[0])
 
 
-def test_deepr_overrides_are_checked_recorded_and_applied():
-    assert sweep.parse_overrides(["lr_dense=0.003"], sweep.DeepRConfig, "deepr") == {"lr_dense": 0.003}
-    with pytest.raises(ValueError, match="lr_dense must be > 0"):
-        sweep.parse_overrides(["lr_dense=0"], sweep.DeepRConfig, "deepr")
-    with pytest.raises(ValueError, match="key one of lr_sparsest, lr_dense"):
-        sweep.parse_overrides(["betas=0.9"], sweep.DeepRConfig, "deepr")  # tuples cannot be given this way
-    paper = sweep.profile_from_args("paper")
-    changed = sweep.profile_from_args("paper", deepr=["lr_dense=0.003"])
-    assert changed.deepr == {"lr_dense": 0.003} and changed.fingerprint() != paper.fingerprint()
-    same = sweep.profile_from_args("paper", deepr=["lr_dense=0.01"])  # the default: the same sweep
-    assert same.deepr == {} and same.fingerprint() == paper.fingerprint()
-    assert sweep.chunk_parameters(changed, 0, "rows.csv")["deepr"] == {"lr_dense": 0.003}
-
-    tiny = dict(n_train=256, n_test=128, epochs=1, bottleneck_epochs=1,
-                metrics={"bottleneck_epochs": 1, "n_pairs": 128, "cka_repeats": 1})
-    default = sweep.measure([1e-4], [0], **tiny)
-    # an l1 shrinkage of lr * l1 = 100 per step ends every connection at every step: 2 steps x 2 directions
-    harsh = sweep.measure([1e-4], [0], deepr={"l1": 1000.0}, **tiny)
-    assert set(default["deepr"]) == {""} and set(harsh["deepr"]) == {"l1=1000.0"}
-    assert set(harsh["rewired"]) == {4.0} and set(default["rewired"]) != {4.0}
-    # the initialisation too: at p = 1 a sixth of the initial theta ~ |N(0, 1)| / 10 lie within the
-    # two Adam steps of 0.01 from zero; scaled up 1000 times, almost none do
-    dense = sweep.measure([1.0], [0], **tiny)
-    big = sweep.measure([1.0], [0], deepr={"init_scale": 1000.0}, **tiny)
-    assert dense["rewired"].min() > 1000 and big["rewired"].max() < 10
+def run(spec, out, **kw):
+    log = Log()
+    table = sweep.run(spec, out, log=log, progress=False, **kw)
+    return table, log
 
 
-def test_committed_paper_table_matches_the_current_configuration():
-    """results/paper.csv, which the book reads, must have been made under today's paper profile and
-    library defaults: changing a default without re-running the sweep fails here."""
-    root = sweep.ROOT / "results"
-    table = pd.read_csv(root / "paper.csv", usecols=["config_hash"])
-    assert set(table["config_hash"]) == {sweep.profile_from_args("paper").fingerprint()}
-    low = pd.read_csv(root / "paper_lr_dense_0.003.csv", usecols=["config_hash", "deepr"])
-    assert set(low["deepr"]) == {"lr_dense=0.003"}
-    assert set(low["config_hash"]) == {sweep.profile_from_args("paper", deepr=["lr_dense=0.003"]).fingerprint()}
-    authors = pd.read_csv(root / "paper_authors_coupling.csv", usecols=["config_hash", "coupling"])
+def same(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    cols = [c for c in a.columns if c not in TIMING]
+    return a[cols].reset_index(drop=True).equals(b[cols].reset_index(drop=True))
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A tiny sweep (2 p x 2 seeds, chunks of 2) computed once; tests work on copies of its store."""
+    out = tmp_path_factory.mktemp("base") / "store"
+    table, log = run(tiny_sweep(), out, chunk_size=2)
+    return out, table
+
+
+def copy(stored, tmp_path) -> Path:
+    dest = tmp_path / "store"
+    shutil.copytree(stored[0], dest)
+    return dest
+
+
+def test_the_table_holds_every_network_once_with_its_provenance(stored):
+    out, table = stored
+    assert len(table) == 4 * st.ROWS_PER_NETWORK and table["network"].tolist() == sorted(table["network"])
+    assert table.groupby("network").size().eq(st.ROWS_PER_NETWORK).all()
+    nets = table.drop_duplicates("network")
+    assert nets[["p", "seed"]].values.tolist() == [[1e-4, 0], [1.0, 0], [1e-4, 1], [1.0, 1]]  # seed-major
+    assert table["code"].nunique() == 1 and table["code"].iloc[0] == st.code_hash()
+    assert table["sweep"].nunique() == 1 and table["commit"].notna().all()
+    for col in ("epochs_trained", "rewired", "network", "n_train"):
+        assert table[col].dtype == "int64", col
+    assert len(list((out / "pieces").glob("*.json"))) == 2 and len(list((out / "notebooks").glob("*.ipynb"))) == 2
+    assert same(pd.read_csv(out / "results.csv"), table)
+
+
+def test_other_p_values_compute_only_the_new_networks(stored, tmp_path):
+    out = copy(stored, tmp_path)
+    table, log = run(tiny_sweep(p=(1e-4, 0.5)), out, chunk_size=2)
+    assert log.computed() == 2  # p = 0.5 for both seeds; p = 1e-4 comes from the store
+    assert sorted(set(table["p"])) == [1e-4, 0.5] and table["network"].nunique() == 4
+    old = stored[1]
+    reused = table[table["p"] == 1e-4].drop(columns=["network", "sweep"])
+    assert same(reused, old[old["p"] == 1e-4].drop(columns=["network", "sweep"]))
+    one_seed, log = run(tiny_sweep(seeds=1), out, chunk_size=2)
+    assert log.computed() == 0 and set(one_seed["seed"]) == {0} and one_seed["network"].nunique() == 2
+
+
+def test_another_chunk_size_recomputes_and_duplicates_nothing(stored, tmp_path):
+    out = copy(stored, tmp_path)
+    table, log = run(tiny_sweep(), out, chunk_size=1)
+    assert log.computed() == 0 and len(table) == 4 * st.ROWS_PER_NETWORK
+    assert same(table, stored[1])
+    table, log = run(tiny_sweep(p=(1e-4, 1.0, 0.1)), out, chunk_size=3)
+    assert log.computed() == 2 and len(table) == 6 * st.ROWS_PER_NETWORK and not table.duplicated(
+        ["p", "seed", "architecture", "subnetwork", "task", "metric"]).any()
+
+
+def test_damaged_pieces_are_reported_and_recomputed(stored, tmp_path):
+    out = copy(stored, tmp_path)
+    first, second = sorted((out / "pieces").glob("*.csv"))
+    text = first.read_text()
+    cut = text.index("bottleneck", text.index("\n", 2000))  # a row cut just after its metric field
+    first.write_text(text[: cut + len("bottleneck")])
+    second.write_text(second.read_text().splitlines()[0] + "\n")  # header only
+    table, log = run(tiny_sweep(), out, chunk_size=2)
+    damaged = [line for line in log if line.startswith("damaged piece")]
+    assert len(damaged) == 2 and any(first.name in line for line in damaged)
+    assert all("checksum" in line for line in damaged)
+    assert log.computed() == 4 and same(table, stored[1])  # the same networks again, bit for bit
+    # a truncated record, an empty rows file, a record without its rows
+    first_json = first.with_suffix(".json")
+    first_json.write_text(first_json.read_text()[:40])
+    second.write_text("")
+    table, log = run(tiny_sweep(), out, chunk_size=2)
+    assert sum(line.startswith("damaged piece") for line in log) == 2 and same(table, stored[1])
+    assert any("unreadable record" in line for line in log)
+    assert list((out / "pieces").glob("*.damaged"))
+
+
+def test_results_of_another_sweep_are_not_overwritten(stored, tmp_path):
+    out = copy(stored, tmp_path)
+    target = tmp_path / "table.csv"
+    run(tiny_sweep(), out, results=target, chunk_size=2)
+    before = target.read_bytes()
+    with pytest.raises(sweep.StoreError, match="another sweep.*--force"):
+        run(tiny_sweep(seeds=1), out, results=target, chunk_size=2)
+    assert target.read_bytes() == before
+    run(tiny_sweep(), out, results=target, chunk_size=2)  # the same sweep may rewrite its table
+    table, _ = run(tiny_sweep(seeds=1), out, results=target, chunk_size=2, force=True)
+    assert pd.read_csv(target)["network"].nunique() == 2
+
+
+def test_a_results_table_in_results_needs_a_clean_tree(stored, tmp_path, monkeypatch):
+    monkeypatch.setattr(st, "uncommitted_changes", lambda ignore=(): ["modlib/model.py"])
+    with pytest.raises(sweep.StoreError, match="clean tree.*modlib/model.py"):
+        run(tiny_sweep(), copy(stored, tmp_path), results=st.ROOT / "results" / "never_written.csv", chunk_size=2)
+    assert not (st.ROOT / "results" / "never_written.csv").exists()
+    dirty = stored[1].assign(commit="abc123-dirty")
+    dirty.to_csv(tmp_path / "dirty.csv", index=False)
+    with pytest.raises(sweep.StoreError, match="uncommitted changes"):
+        sweep.promote(tmp_path / "dirty.csv", tmp_path / "promoted.csv")
+    clean = stored[1].assign(commit="abc123")
+    clean.to_csv(tmp_path / "clean.csv", index=False)
+    sweep.promote(tmp_path / "clean.csv", tmp_path / "promoted.csv", log=lambda *_: None)
+    assert (tmp_path / "promoted.csv").read_bytes() == (tmp_path / "clean.csv").read_bytes()
+
+
+def test_one_writer_per_store_and_relative_paths_from_any_directory(stored, tmp_path):
+    """Two sweeps started together on one store, from a directory outside the repository, with a
+    relative --out: one computes every piece, the other waits and computes nothing; a third, not
+    waiting, stops with one line. Nothing is written inside the repository."""
+    shutil.copytree(stored[0], tmp_path / "rel")
+    for piece in (tmp_path / "rel" / "pieces").glob("*"):
+        piece.unlink()  # the same store, emptied: every piece must be computed
+    before = set(os.listdir(st.ROOT))
+    cmd = [sys.executable, "-m", "modlib", "sweep", "--p", "1e-4", "1", "--seeds", "2", "--chunk-size", "2",
+           *TINY_ARGS, "--out", "rel", "--wait"]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    lock = tmp_path / "rel" / ".lock"
+    deadline = time.time() + 60
+    while not lock.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    busy = subprocess.run([c for c in cmd if c != "--wait"], cwd=tmp_path, capture_output=True, text=True)
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert busy.returncode == 2 and "is in use by pid" in busy.stderr and "Traceback" not in busy.stderr
+    assert len(busy.stderr.strip().splitlines()) == 1
+    computed = sorted(int(o.split(" stored, ")[1].split()[0]) for o in outs)
+    assert computed == [0, 4], outs  # exactly one of them computed each piece
+    assert any("waiting" in o for o in outs)
+    table = pd.read_csv(tmp_path / "rel" / "results.csv")
+    assert same(st.integer_columns(table), stored[1])
+    assert set(os.listdir(st.ROOT)) == before and not lock.exists()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / ".lock").write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "since": "then"}))
+    log = Log()
+    with st.Lock(tmp_path, log=log):
+        assert json.loads((tmp_path / ".lock").read_text())["pid"] == os.getpid()
+    assert "no longer runs" in log[0] and not (tmp_path / ".lock").exists()
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--p", "0", "1"], "p must be in"), (["--p", "1e-5"], "p must be in"), (["--p", "1.5"], "p must be in"),
+    (["--p", "1e-4", "1e-4"], "axis p holds a value twice"), (["--seeds", "0"], "seeds"),
+    (["--chunk-size", "0"], "chunk_size"), (["--deepr", "lr_dense=-1"], "train.deepr.lr_dense"),
+    (["--deepr", "eps=0"], "train.deepr.eps"), (["--deepr", "l1=inf"], "train.deepr.l1"),
+    (["--deepr", "bogus=1"], "train.deepr.bogus"), (["--deepr", "lr_dense"], "lr_dense"),
+    (["--deepr", "l1=x"], "train.deepr.l1 must be a number"), (["--deepr", "l1=1", "l1=2"], "twice"),
+    (["--epochs", "0"], "train.epochs"), (["--bottleneck-epochs", "0"], "train.bottleneck_epochs"),
+    (["--max-epochs", "-1"], "train.max_epochs"), (["--max-epochs", "15"], "data.val_fraction"),
+    (["--n-train", "0"], "data.n_train"), (["--n-test", "100000"], "data.n_test must be at most"),
+    (["--coupling", "both"], "model.coupling"), (["--set", "train.lr=0.5x"], "train.lr must be a number"),
+    (["--set", "train.rho=1"], "train.rho"), (["--set", "model.init_range=inf"], "model.init_range"),
+    (["--set", "nonsense=1"], "nonsense"), (["--grid", "model.coupling=eq3,eq3"], "twice"),
+    (["--grid", "train.deepr.betas=0.9"], "betas"), (["--set", "data.n_train=5", "--n-train", "6"], "twice"),
+    (["--executor", "spark"], "invalid choice"), (["--device", "cuda:0"] if not __import__("torch").cuda.is_available()
+                                                  else ["--device", "tpu"], "device"),
+])
+def test_bad_settings_are_refused_in_one_line_before_any_work(args, named, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", *args, "--out", str(tmp_path / "never")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert named in proc.stderr, (args, proc.stderr)
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 3
+    assert not (tmp_path / "never").exists()
+
+
+def test_committed_tables_match_the_current_configuration():
+    """results/paper.csv is the paper profile, computed by the store from one clean commit; the other
+    readings carry the settings their commands name."""
+    root = st.ROOT / "results"
+    paper = pd.read_csv(root / "paper.csv")
+    assert set(paper["sweep"]) == {sweep.PROFILES["paper"].hash()}
+    wanted = {ex.experiment_hash(e) for e in sweep.grid(sweep.PROFILES["paper"])}
+    assert set(paper["experiment"]) == wanted and paper["network"].nunique() == 100
+    assert paper["code"].nunique() == 1 and not paper["commit"].str.endswith("-dirty").any()
+    low = pd.read_csv(root / "paper_lr_dense_0.003.csv", usecols=["deepr", "coupling"])
+    assert set(low["deepr"]) == {"lr_dense=0.003"} and set(low["coupling"]) == {"eq3"}
+    authors = pd.read_csv(root / "paper_authors_coupling.csv", usecols=["coupling"])
     assert set(authors["coupling"]) == {"authors"}
-    assert set(authors["config_hash"]) == {sweep.profile_from_args("paper", coupling="authors").fingerprint()}

@@ -41,15 +41,28 @@ def test_training_learns_and_is_deterministic(small_data):
     assert torch.equal(train.predict(net, test_data), train.predict(net2, test_data))
 
 
-def test_longer_schedule_stops_networks_that_reach_the_target(small_data):
+def test_longer_schedule_stops_on_validation_accuracy(small_data):
+    """Stopping reads the validation pairs, never the test pairs: a validation set on which the
+    network is known to be exactly right after epoch 1 stops it there, though its test accuracy is
+    far below the target; one on which it is known to be always wrong keeps it training."""
     train_data, test_data = small_data
-    cfg = config.TrainConfig(epochs=1, max_epochs=3, target_accuracy=0.35)
-    net = model.ModularRNN([1e-4, 1.0], seeds=[0, 1])
-    res = train.train(net, train_data, test_data, cfg, progress=False)
-    for acc, epochs, hist in zip(res.accuracy, res.epochs, res.history):
-        assert len(hist) == epochs and 1 <= epochs <= 3
-        assert acc >= 0.35 or epochs == 3
-        assert all(a < 0.35 for a in hist[:-1])  # it stopped as soon as it reached the target
+    sub = dataclasses.replace(train_data, pairs=train_data.pairs[:600], digits=train_data.digits[:600],
+                              target=train_data.target[:600])
+    reference = model.ModularRNN([1e-4], seeds=[5])
+    train.train(reference, sub, test_data, config.TrainConfig(epochs=1), progress=False)
+    after_one = train.predict(reference, test_data)[0]  # what the network answers after epoch 1
+    right = dataclasses.replace(test_data, target=after_one)
+    wrong = dataclasses.replace(test_data, target=(after_one + 1) % 10)
+    cfg = config.TrainConfig(epochs=1, max_epochs=3, target_accuracy=0.99)
+    for val, epochs in ((right, 1), (wrong, 3)):
+        net = model.ModularRNN([1e-4], seeds=[5])
+        res = train.train(net, sub, test_data, cfg, progress=False, val_data=val)
+        assert res.epochs == [epochs], (res.epochs, res.val_history)
+        assert len(res.val_history[0]) == epochs == len(res.history[0])
+        assert res.history[0][0] < 0.99  # the test pairs alone would never have stopped it
+    assert res.val_history[0] == [0.0, *res.val_history[0][1:]]
+    with pytest.raises(ValueError, match="validation"):
+        train.train(model.ModularRNN([1e-4]), sub, test_data, cfg, progress=False)
 
 
 def test_compiled_updates_give_the_same_training(small_data):
