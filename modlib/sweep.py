@@ -39,6 +39,9 @@ from .store import ROOT, StoreError
 NOTEBOOK = ROOT / "notebooks" / "08_sweep_chunk.ipynb"
 PAPER_P = tuple(float(p) for p in np.geomspace(1 / N_HIDDEN**2, 1.0, 10))
 EXECUTORS = ("serial", "dask")
+# The chunk's kernel talks to this process over local TCP ports; ipykernel warns about that at every
+# start ("running over TCP without encryption"), which says nothing useful to a sweep's user.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ def run_chunk(spec: dict) -> str:
     papermill.execute_notebook(str(NOTEBOOK), str(record), kernel_name="python3", progress_bar=False,
                                parameters={k: spec[k] for k in ("experiments", "piece", "store", "keys", "code",
                                                                 "device", "compile", "threads")} | {"progress": False},
-                               cwd=str(store.root))
+                               cwd=str(store.root), extra_arguments=KERNEL_ARGUMENTS)
     try:
         store.validate(name)
     except ValueError as err:
