@@ -9,7 +9,9 @@ Prints, measured side by side in one run on this machine:
 
 A network-epoch is one pass over the ~48k training pairs; each run here trains on a slice of
 ``--pairs`` pairs and scales (the cost per step does not depend on the epoch).
-Usage: python benchmarks/train_throughput.py [--pairs 3840] [--sizes 1 10 100]
+Usage: python benchmarks/train_throughput.py [--pairs 3840] [--sizes 1 10 100] [--device cpu|cuda]
+With ``--device cuda`` the batched trainer runs on the GPU (its matmul rate measured there); the plain
+loop and the floor, written for the CPU, are skipped.
 """
 
 from __future__ import annotations
@@ -36,12 +38,15 @@ def flops_per_pair() -> float:
     return 2 * inputs + 3 * (recurrent + readout)
 
 
-def matmul_rate(n: int = 2048, repeats: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_rate(n: int = 2048, repeats: int = 10, device: str = "cpu") -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    sync()
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    sync()
     return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
@@ -152,36 +157,45 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=3840, help="training pairs per timed run")
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100], help="numbers of networks E")
     ap.add_argument("--plain-networks", type=int, default=2, help="networks the plain loop trains")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda: the batched trainer only)")
     args = ap.parse_args()
+    on_cpu = torch.device(args.device).type == "cpu"
     # The allocator setting the trainer applies (modlib.runtime), applied to the plain loop too.
     kept = runtime.keep_freed_memory()
     torch.manual_seed(0)
     train_data = data.paired_mnist("train", n=args.pairs)
     test_data = data.paired_mnist("test", n=200)
-    peak = matmul_rate()
+    peak = matmul_rate(device=args.device)
     scale = PAIRS_PER_EPOCH / args.pairs
     fl = flops_per_pair() * PAIRS_PER_EPOCH / 1e9  # GFLOP per network-epoch
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, malloc keeps freed memory: {kept}; "
+    where = f"{torch.get_num_threads()} threads" if on_cpu else torch.cuda.get_device_name(args.device)
+    print(f"torch {torch.__version__}, {where}, malloc keeps freed memory: {kept}; "
           f"float32 matmul (2048^2): {peak:.0f} GFLOP/s")
     print(f"work per network-epoch: {fl:.1f} GFLOP ({PAIRS_PER_EPOCH} pairs, batch 128); timed on {args.pairs} pairs")
     cfg = config.TrainConfig(epochs=1)
     warm_data = data.paired_mnist("train", n=256)
 
-    start = time.perf_counter()
-    for e in range(args.plain_networks):
-        plain_train(0.01, train_data)
-    plain = args.plain_networks / ((time.perf_counter() - start) * scale)
-    print(f"{'plain loop, one network at a time':<36} {plain:7.3f} network-epochs/s  {plain * fl:6.1f} GFLOP/s "
-          f"({plain * fl / peak:5.1%} of matmul)")
+    plain = None
+    if on_cpu and args.plain_networks:
+        start = time.perf_counter()
+        for e in range(args.plain_networks):
+            plain_train(0.01, train_data)
+        plain = args.plain_networks / ((time.perf_counter() - start) * scale)
+        print(f"{'plain loop, one network at a time':<36} {plain:7.3f} network-epochs/s  {plain * fl:6.1f} GFLOP/s "
+              f"({plain * fl / peak:5.1%} of matmul)")
     for E in args.sizes:
         p = np.geomspace(1e-4, 1.0, E).tolist()
         # compile the fused updates for this E first (torch.compile specialises on shapes), untimed
-        train.train(model.ModularRNN(p, list(range(E))), warm_data, test_data, cfg, progress=False, compile=True)
+        train.train(model.ModularRNN(p, list(range(E))), warm_data, test_data, cfg, progress=False, compile=True,
+                    device=args.device)
         net = model.ModularRNN(p, list(range(E)))
-        result = train.train(net, train_data, test_data, cfg, progress=False, compile=True)
+        result = train.train(net, train_data, test_data, cfg, progress=False, compile=True, device=args.device)
         rate = E / (result.seconds * scale)
-        print(f"{f'batched trainer, E = {E}':<36} {rate:7.3f} network-epochs/s  {rate * fl:6.1f} GFLOP/s "
-              f"({rate * fl / peak:5.1%} of matmul)  {rate / plain:5.1f}x plain")
+        versus = f"  {rate / plain:5.1f}x plain" if plain else ""
+        print(f"{f'batched trainer, E = {E}, {args.device}':<36} {rate:7.3f} network-epochs/s  {rate * fl:6.1f} GFLOP/s "
+              f"({rate * fl / peak:5.1%} of matmul){versus}")
+    if not on_cpu:
+        return
     E = max(args.sizes)
     mm, upd = step_floor(E)
     steps = PAIRS_PER_EPOCH / 128

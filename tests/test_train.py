@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import torch
 
-from modlib import config, deepr, model, optim, train
+from modlib import config, data, deepr, model, optim, train
 
 
 def test_adadelta_matches_torch():
@@ -91,3 +91,38 @@ def test_cuda_request_without_cuda_is_refused(small_data):
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="cuda"):
         train.train(model.ModularRNN(0.1), *small_data, progress=False, device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (benchmarks/cuda_check.sh)")
+def test_cuda_training_matches_cpu(small_data):
+    """On a GPU: two networks trained on CUDA end where they end on the CPU (float kernels differ, so
+    to within a few pairs), and everything the model holds stays on the device."""
+    train_data, test_data = small_data
+    cfg = config.TrainConfig(epochs=1)
+    results = {}
+    for device in ("cpu", "cuda"):
+        net = model.ModularRNN([1e-4, 1.0], seeds=[0, 1])
+        results[device] = train.train(net, train_data, test_data, cfg, progress=False, device=device)
+        if device == "cuda":
+            assert all(t.device.type == "cuda" for t in (net.theta, net.w_ih, net.w_hh, net.sign))
+            assert (net.active().sum(dim=(-1, -2)).cpu() == net.n_conn.cpu().view(-1, 1)).all()
+    for cpu, gpu in zip(results["cpu"].accuracy, results["cuda"].accuracy):
+        assert abs(cpu - gpu) < 0.05, (results["cpu"].accuracy, results["cuda"].accuracy)
+    assert min(results["cuda"].accuracy) > 0.3
+
+
+def test_modules_without_connections_stay_below_the_no_communication_ceiling(small_data):
+    """Networks whose connections are cut learn, but nothing flows between their modules (module 0's
+    readout ignores image 1), and so they cannot beat the best accuracy of modules that never
+    communicate."""
+    train_data, test_data = small_data
+    cut = model.ModularRNN([1.0, 1.0], seeds=[0, 1]).cut_connections()
+    res = train.train(cut, train_data, test_data, config.TrainConfig(epochs=2), progress=False)
+    assert not cut.active().any() and cut.theta.abs().max() == 0
+    x = test_data.inputs(slice(0, 200)).transpose(0, 1)  # (2, B, 784)
+    swapped = torch.stack([x[0], x[1].roll(1, dims=0)])  # other images for module 1
+    with torch.no_grad():
+        assert torch.equal(cut(x)[:, 0], cut(swapped)[:, 0])
+        assert not torch.equal(cut(x)[:, 1], cut(swapped)[:, 1])
+    ceiling = data.no_communication_accuracy(test_data.digits)
+    assert all(0.25 < a <= ceiling for a in res.accuracy), (res.accuracy, ceiling)
