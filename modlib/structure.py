@@ -1,6 +1,6 @@
 """Structural modularity: the directed Q of eq. (4) and its closed form, eq. (5).
 
-Paper: section 2.3 and appendix A.1; SPEC.md section 3.
+Paper: section 2.3 and appendix A.1; book: chapter 2, structural modularity.
 """
 
 from __future__ import annotations
@@ -41,3 +41,33 @@ def q_modularity(adjacency: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
     onehot = torch.nn.functional.one_hot(groups.long()).double()  # (V, G)
     expected = ((k_out @ onehot) * (k_in @ onehot)).sum(-1)
     return within / M - expected / M**2
+
+
+def effective_fraction(active: torch.Tensor, coupling: str = "eq3") -> torch.Tensor:
+    """The fraction of the N^2 possible unit-to-unit paths between the modules that a connection
+    pattern opens in one step, per direction: (..., N, N) bool as (post, pre) -> (...,).
+
+    Under eq. (3) a connection joins one unit to one unit, so this is p. Under the authors'
+    coupling the other module's signal is added to h^n before W_hh, so a connection from unit j
+    reaches every unit of the receiving module through the dense W_hh: it acts as a full column of
+    N edges, and the fraction is the share of presynaptic units with at least one connection.
+    """
+    if coupling == "eq3":
+        return active.float().mean(dim=(-1, -2))
+    if coupling == "authors":
+        return active.any(dim=-2).float().mean(-1)
+    raise ValueError(f"coupling must be 'eq3' or 'authors', got {coupling!r}")
+
+
+def expected_effective_fraction(n_conn: int, n_hidden: int, coupling: str = "eq3") -> float:
+    """The mean of :func:`effective_fraction` over patterns of ``n_conn`` connections drawn uniformly
+    without replacement (Deep-R's initial draw): for the authors' coupling
+    1 - prod_{i < n_conn} (N^2 - N - i) / (N^2 - i), the chance that a presynaptic unit has any."""
+    total = n_hidden**2
+    if coupling == "eq3":
+        return n_conn / total
+    if coupling != "authors":
+        raise ValueError(f"coupling must be 'eq3' or 'authors', got {coupling!r}")
+    i = np.arange(n_conn)
+    empty = np.exp(np.sum(np.log(np.maximum(total - n_hidden - i, 0) + 1e-300) - np.log(total - i)))
+    return float(1 - empty)

@@ -40,3 +40,22 @@ def test_q_of_every_model_adjacency_equals_closed_form():
     assert torch.equal(A[:, :100, :100], torch.ones(len(ps), 100, 100))
     q = structure.q_modularity(A, net.groups())
     torch.testing.assert_close(q, structure.q_closed_form(net.p), rtol=0, atol=1e-12)
+
+
+def test_effective_fraction_of_each_coupling():
+    """Eq. (3): the connection fraction itself. The authors' coupling: every connection from a unit
+    acts as a full column of N edges through W_hh, so three connections from two units open 2N paths."""
+    N = 10
+    active = torch.zeros(N, N, dtype=torch.bool)
+    active[0, 3] = active[5, 3] = active[2, 7] = True  # (post, pre): units 3 and 7 send
+    assert structure.effective_fraction(active, "eq3").item() == pytest.approx(3 / N**2)
+    assert structure.effective_fraction(active, "authors").item() == pytest.approx(2 / N)
+    assert structure.expected_effective_fraction(1, N, "authors") == pytest.approx(1 / N)
+    assert structure.expected_effective_fraction(N * N - N + 1, N, "authors") == pytest.approx(1.0)
+    assert structure.expected_effective_fraction(7, N, "eq3") == pytest.approx(0.07)
+    gen = torch.Generator().manual_seed(0)
+    draws = [structure.effective_fraction(torch.zeros(N * N, dtype=torch.bool).index_fill_(
+        0, torch.randperm(N * N, generator=gen)[:15], True).view(N, N), "authors").item() for _ in range(4000)]
+    assert sum(draws) / len(draws) == pytest.approx(structure.expected_effective_fraction(15, N, "authors"), abs=0.005)
+    with pytest.raises(ValueError, match="coupling"):
+        structure.effective_fraction(active, "other")
