@@ -15,7 +15,7 @@ TEST_PATHS := tests --nbval-lax notebooks/
 NOTEBOOK_SOURCES := $(wildcard notebooks/[0-9]*.py)
 NOTEBOOKS        := $(NOTEBOOK_SOURCES:.py=.ipynb)
 
-.PHONY: env test book book-check notebooks student sweep promote clean distclean
+.PHONY: env test book book-check notebooks student lab sweep promote clean distclean
 
 env: $(STAMP)
 
@@ -63,6 +63,16 @@ sweep: $(STAMP) $(NOTEBOOKS)
 
 promote: $(STAMP)
 	$(BIN)/python -m modlib promote runs/$(PROFILE)/results.csv results/$(PROFILE).csv $(PROMOTE_ARGS)
+
+# JupyterLab on the project's environment, with jupyterlab-myst so that glue, equations and
+# admonitions render as in the book (the extra `lab`, installed on first use).
+LAB_STAMP := $(VENV)/.lab-installed
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e '.[lab]'
+	touch $@
+
+lab: $(LAB_STAMP) $(NOTEBOOKS)
+	$(BIN)/jupyter lab --notebook-dir=. notebooks/01_task_and_architecture.ipynb $(LAB_ARGS)
 
 # The student edition: every notebook without its solution cells, in student/ (generated).
 student: $(STAMP)

@@ -1,7 +1,7 @@
 """Every setting of the experiment in frozen dataclasses whose defaults are the paper's values.
 
-Paper: Table 1 (appendix A.2) and sections 2.2-2.4; SPEC.md sections 1-5 settle what the paper
-leaves open. Nothing else in modlib hard-codes a hyperparameter: pass a modified copy
+Paper: Table 1 (appendix A.2) and sections 2.2-2.4; the book's discussion says how
+this edition settles what the paper leaves open. Nothing else in modlib hard-codes a hyperparameter: pass a modified copy
 (``dataclasses.replace``) to change one. :mod:`modlib.experiment` nests these into one tree.
 
 Every field is checked when a config is made, with one message naming the field and its allowed
@@ -107,7 +107,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DeepRConfig:
-    """Deep-R on the inter-module connections (Bellec et al. 2018), SPEC section 4."""
+    """Deep-R on the inter-module connections (Bellec et al. 2018); book: chapter 3, Deep-R."""
 
     lr_sparsest: float = 0.1  # Adam learning rate at p = 1/N^2 (paper: 0.1)
     lr_dense: float = 0.01  # Adam learning rate at p = 1 (paper: 0.01); geometric in between

@@ -2,7 +2,7 @@
 
 Paper: section 3 (3.1 bottleneck metric, 3.2 weight-mask metric with eq. (6), 3.3 correlation
 metric with eq. (7), 3.4 specialization with eq. (8)), appendix A.3 (CKA distance) and Table 1;
-SPEC.md section 5.
+book: chapters 4-6, one per metric.
 
 Every metric runs on all E networks of a :class:`~modlib.model.ModularRNN` at once and returns a
 raw metric ``M[e, n, k]`` of shape (E, 2, 2): sub-network n on sub-task k (predict digit k).
@@ -42,7 +42,7 @@ _SALT = {"bottleneck": 11, "mask": 23, "subset": 37, "pairing": 41, "order": 53}
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """Settings of the three metrics; the defaults are the paper's (Table 1, SPEC.md section 5)."""
+    """Settings of the three metrics; the defaults are the paper's (Table 1; the book's chapters 4-6)."""
 
     # Bottleneck metric (section 3.1; Table 1 "Bottleneck re-training")
     bottleneck_units: int = 5  # width of the bottleneck layer of the network this metric retrains (paper: 5, fig. 1b)
@@ -599,7 +599,7 @@ def specialization_table(table: pd.DataFrame, min_accuracy: float = 0.0, on_zero
     Returns one row per (network, architecture, subnetwork, metric) with the network columns, own
     (M(n, n)), other (M(n, 1 - n)) and specialization. The CKA distance becomes metric "cka" with
     own/other the similarity CKA = 1 - distance, so that +1 means specialized as for the others.
-    Networks whose main-task accuracy is below ``min_accuracy`` are left out (SPEC section 4).
+    Networks whose main-task accuracy is below ``min_accuracy`` are left out (appendix A.4).
     """
     if not 0 <= min_accuracy <= 1:
         raise ValueError(f"min_accuracy must be in [0, 1], got {min_accuracy!r}")

@@ -19,6 +19,20 @@ from matplotlib.figure import Figure
 
 from .data import PairedDigits
 
+def _sharp_in_notebooks() -> None:
+    """In a notebook (and so in the book), show figures at twice their pixel size ("retina"), so
+    that they stay sharp on any screen; outside IPython nothing changes."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
+_sharp_in_notebooks()
+
 MODULE_COLORS = ("tab:blue", "tab:orange")  # sub-network 0, sub-network 1
 DIRECTION_NAMES = ("0→1", "1→0")  # direction d maps sub-network d to sub-network 1 - d
 
@@ -528,7 +542,7 @@ def specialization_compare(summaries: dict, metrics=("bottleneck", "weight_mask"
     for ax in axes.flat[len(present):]:
         ax.set_visible(False)
     for ax, metric in zip(axes.flat, present):
-        for (name, summ), color in zip(summaries.items(), ("tab:purple", "tab:orange", "tab:green")):
+        for (name, summ), color in zip(summaries.items(), ("tab:purple", "tab:orange", "tab:green", "tab:blue")):
             part = summ[summ["metric"] == metric].sort_values("p")
             mean, std = part["mean"].to_numpy(), part["std"].fillna(0).to_numpy()
             ax.plot(part["p"], mean, "o-", ms=4, color=color, label=name)
@@ -563,9 +577,11 @@ def raw_metrics(raw, metrics=("bottleneck", "weight_mask", "correlation", "cka_d
     return _done(fig)
 
 
-def accuracy_against_p(acc, chance: float = 0.1) -> Figure:
+def accuracy_against_p(acc, chance: float = 0.1, ceiling: float | None = None) -> Figure:
     """Fig. 4: global test accuracy of the trained networks against p, per architecture (mean, one
-    standard deviation and the worst network). ``acc``: :func:`modlib.results.accuracy_summary`."""
+    standard deviation and the worst network). ``acc``: :func:`modlib.results.accuracy_summary`;
+    ``ceiling``: the best accuracy without communication
+    (:func:`modlib.data.no_communication_accuracy`), drawn as a dashed line."""
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for (arch, part), color in zip(acc.groupby("architecture"), ("tab:gray", "tab:blue")):
         part = part.sort_values("p")
@@ -573,6 +589,8 @@ def accuracy_against_p(acc, chance: float = 0.1) -> Figure:
                     color=color, label=f"{arch} (mean ± sd)")
         ax.plot(part["p"], part["min"], "v", ms=4, color=color, alpha=0.6, label=f"{arch} (worst)")
     ax.axhline(chance, color="grey", lw=0.6, ls=":")
+    if ceiling is not None:
+        ax.axhline(ceiling, color="tab:red", lw=0.9, ls="--", label="best without communication")
     ax.set_xscale("log")
     ax.set_xlabel("p, fraction of inter-module connections")
     ax.set_ylabel("test accuracy, main task")

@@ -1,6 +1,6 @@
 """Reading a sweep's results table: specialization against p and Q, and the paper's findings.
 
-Paper: section 4 (figs. 2-4) and appendix A.3; SPEC.md section 6. Every function takes the long
+Paper: section 4 (figs. 2-4) and appendix A.3; book: chapter 7, results. Every function takes the long
 table that :func:`modlib.metrics.compute_all` returns (and the sweep concatenates) and returns a
 small DataFrame or dict that the results chapter plots and quotes.
 """
@@ -21,9 +21,20 @@ LABELS = {"bottleneck": "bottleneck", "weight_mask": "weight mask", "correlation
 Q_MODERATE = 0.35  # the paper: "a network with Q = 0.35 shows little to no specialization"
 
 
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+
+
+def resolve(path: str | Path) -> Path:
+    """A table's path: absolute as given, or relative to the repository root (so a notebook finds
+    ``results/paper.csv`` whatever its kernel's working directory)."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
 def load(path: str | Path) -> pd.DataFrame:
-    """A results table written by the sweep; a clear error when it is missing or not one."""
-    path = Path(path)
+    """A results table written by the sweep (a relative path is taken from the repository root,
+    :func:`resolve`); a clear error when it is missing or not one."""
+    path = resolve(path)
     if not path.exists():
         raise FileNotFoundError(f"no results table at {path}; run `python -m modlib sweep` to make one")
     table = pd.read_csv(path)
@@ -77,7 +88,7 @@ def findings(summ: pd.DataFrame, rise: float = 0.1) -> dict:
     """The numbers behind the paper's claims, per metric.
 
     - ``sparsest``/``densest``: mean specialization at the smallest and largest p;
-    - ``lowest``: the smallest mean over the grid;
+    - ``lowest``/``lowest_p``: the smallest mean over the grid, and the p where it is;
     - ``monotone``: Spearman rank correlation between p and the mean (-1: rises steadily as p falls);
     - ``onset_p``/``onset_Q``: the largest p below which the mean exceeds ``lowest + rise`` at every
       value of p (where the measure "starts to rise"; NaN if even the sparsest does not);
@@ -95,12 +106,42 @@ def findings(summ: pd.DataFrame, rise: float = 0.1) -> dict:
             "sparsest": float(mean[0]),
             "densest": float(mean[-1]),
             "lowest": float(mean.min()),
+            "lowest_p": float(p[np.argmin(mean)]),
             "monotone": float(pd.Series(p).rank().corr(pd.Series(mean).rank())),  # Spearman
             "onset_p": onset,
             "onset_Q": float(q_closed_form(onset)) if np.isfinite(onset) else float("nan"),
             "at_q035": float(np.interp(np.log10(p_035), np.log10(p), mean)),
         }
     return out
+
+
+def onsets(summ: pd.DataFrame, rises=(0.05, 0.1, 0.2)) -> pd.DataFrame:
+    """Where each measure starts to rise (``onset_p`` of :func:`findings`) for several thresholds:
+    one row per metric, one column per threshold, NaN where even the sparsest p has not risen."""
+    rows = {r: {m: f["onset_p"] for m, f in findings(summ, rise=r).items()} for r in rises}
+    table = pd.DataFrame(rows)
+    table.columns = [f"rise > {r:g}" for r in rises]
+    return table.loc[[m for m in METRICS if m in table.index]].rename(index=LABELS)
+
+
+def same_sweep(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two tables cover the same grid (p, seeds) at the same data sizes, so that their
+    curves can be compared point by point."""
+    return all(col in a and col in b and set(a[col]) == set(b[col]) for col in ("p", "seed", "n_train", "n_test"))
+
+
+def reading(table: pd.DataFrame, path: str | Path, min_accuracy: float = 0.0, rise: float = 0.1) -> dict | None:
+    """Another reading of the same sweep (the table at ``path``) next to ``table``: its
+    :func:`summary`, :func:`findings` and median accuracy per connection count, or None when the
+    table is missing or covers another grid or data size."""
+    if not path or not resolve(path).exists():
+        return None
+    other = load(path)
+    if not same_sweep(other, table):
+        return None
+    summ = summary(specialization(other, min_accuracy=min_accuracy))
+    return {"summary": summ, "findings": findings(summ, rise=rise),
+            "accuracy": network_medians(other)["accuracy"]}
 
 
 PAPER = {  # what the paper reports (section 4), per metric: where specialization starts to rise

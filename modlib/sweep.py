@@ -1,4 +1,4 @@
-"""Sweeps over any axis of the experiment tree (paper: section 4, figs. 2-4; SPEC.md section 6).
+"""Sweeps over any axis of the experiment tree (paper: section 4, figs. 2-4; book: chapter 7 and "Running sweeps").
 
 A sweep (:class:`Sweep`) is a base experiment (a named profile: ``quick``, ``paper``) plus axes,
 each any dotted field of :class:`~modlib.experiment.Experiment` with a list of values, plus seeds.
@@ -90,7 +90,7 @@ class Sweep:
 
 
 # What a student runs (the qualitative figure 2 in about a minute on a laptop CPU), and the paper's
-# sweep (SPEC section 6: 10 values of p x 10 seeds, full data, every metric). Neither selects
+# sweep (section 4: 10 values of p x 10 seeds, full data, every metric). Neither selects
 # anything, so neither holds out validation pairs: both train on all training pairs.
 _NO_HOLDOUT = {"data.val_fraction": 0.0}
 PROFILES = {

@@ -1,6 +1,6 @@
 """Training E networks on the main task at once: Adadelta for the sub-networks, Deep-R between them.
 
-Paper: section 2.4 and Table 1; SPEC.md section 4. Each network has its own data order, drawn from
+Paper: section 2.4 and Table 1; book: chapter 3 and the discussion. Each network has its own data order, drawn from
 its own seed, and its own loss; the losses are summed, so every network gets exactly the gradient it
 would get if trained alone (checked by a unit test).
 """

@@ -19,6 +19,12 @@
 # *You will see* pairs of real MNIST digits and the rule that turns them into a target, the two-module
 # network of section 2 of {cite:t}`bena2021extreme`, and one small network trained on the task.
 # *Time:* about 20 s on a 2-core CPU at the default parameters.
+#
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** state the task's target rule, eq. (1), and why it needs one bit between the modules; write the recurrence of eq. (3) and the competitive decision; train a small network with `modlib`.
+# - **You need** Python and PyTorch tensors; what a recurrent network and a softmax readout are.
+# :::
 
 # %% tags=["parameters"]
 n_train = 20_000  # training pairs (paper: all 47,993)
@@ -33,7 +39,7 @@ n_threads = 1  # torch CPU threads; 1 is fastest on a small, busy CPU
 import torch
 from myst_nb import glue
 
-from modlib import config, data, model, plots, train
+from modlib import config, data, exercises, model, plots, train
 
 torch.set_num_threads(n_threads)
 
@@ -96,14 +102,19 @@ plots.target_table(target, keep)
 # crossed out.
 
 # %%
-assert keep.sum() == 80
-assert (keep & same_parity).sum() == (keep & ~same_parity).sum() == 40
-assert data.parity_target(3, 5) == 3 and data.parity_target(3, 6) == 6
-assert not any(data.keep_pair(a, b) for a, b in [(2, 2), (3, 4), (9, 0)])
-assert data.keep_pair(train_data.digits[:, 0], train_data.digits[:, 1]).all()
+assert keep.sum() == 80, "the exclusion must keep 80 of the 100 ordered digit pairs"
+assert (keep & same_parity).sum() == (keep & ~same_parity).sum() == 40, (
+    "the kept pairs must split 40/40 by parity")
+assert data.parity_target(3, 5) == 3 and data.parity_target(3, 6) == 6, (
+    "eq. (1): same parity gives D0, else D1")
+assert not any(data.keep_pair(a, b) for a, b in [(2, 2), (3, 4), (9, 0)]), (
+    "pairs with (D1 - D0) mod 10 in {0, 1} must be dropped")
+assert data.keep_pair(train_data.digits[:, 0], train_data.digits[:, 1]).all(), (
+    "a training pair breaks the exclusion rule")
 kept_share = len(all_train) / len(all_train.images)
 same_share = (train_data.digits.sum(1) % 2 == 0).double().mean().item()
-assert 0.78 < kept_share < 0.82 and 0.45 < same_share < 0.55
+assert 0.78 < kept_share < 0.82 and 0.45 < same_share < 0.55, (
+    "unexpected pair shares: raise n_train if it is very small")
 glue("n_pairs", len(all_train), display=False)
 glue("n_images", len(all_train.images), display=False)
 glue("kept_share", kept_share, display=False)
@@ -156,11 +167,14 @@ h = net.hidden_states(x)  # (E, 2, B, N), eq. (3) after T steps
 r = net.readout(h)  # (E, 2, B, 10)
 r_out, mu = model.competitive_decision(r)  # (E, B, 10), (E, B)
 N = net.cfg.n_hidden
-assert h.shape == (1, 2, n_show, N) and r.shape == (1, 2, n_show, 10)
-assert h.abs().max() < 1  # tanh units
-assert torch.equal(r_out[0], r[0, mu[0], torch.arange(n_show)])
+assert h.shape == (1, 2, n_show, N) and r.shape == (1, 2, n_show, 10), (
+    "unexpected state or readout shape")
+assert h.abs().max() < 1, "tanh states must lie in (-1, 1)"  # tanh units
+assert torch.equal(r_out[0], r[0, mu[0], torch.arange(n_show)]), (
+    "the decision must take the readout of the module with the larger maximum")
 n_conn = model.n_connections(p, N)  # round(p N^2), at least 1
-assert net.active().sum((-1, -2)).tolist() == [[n_conn, n_conn]]
+assert net.active().sum((-1, -2)).tolist() == [[n_conn, n_conn]], (
+    "each direction must hold exactly n_conn connections")
 n_weights = sum(w[0].numel() for w in net.dense_parameters())
 glue("N", N, display=False)
 glue("n_conn", n_conn, display=False)
@@ -184,7 +198,9 @@ glue("epochs_used", epochs, display=False)
 cfg = config.TrainConfig(epochs=epochs)
 result = train.train(net, train_data, test_data, cfg, progress=False)
 accuracy = result.accuracy[0]
-assert len(result.history[0]) == epochs and 0.2 < accuracy <= 1  # chance is 0.1
+# chance is 0.1
+assert len(result.history[0]) == epochs and 0.2 < accuracy <= 1, (
+    "accuracy at chance level: raise epochs or n_train")
 glue("accuracy", accuracy, display=False)
 glue("n_test_used", len(test_data), display=False)
 plots.training_curves(result.history, labels=[f"p = {p:g}"])
@@ -203,7 +219,7 @@ with torch.no_grad():
 r_out, mu = model.competitive_decision(r_test)  # (E, B, 10), (E, B)
 holder = test_data.digits.sum(1) % 2  # (B,) the module shown the target digit
 holder_share = (mu[0] == holder).double().mean().item()
-assert 0 <= holder_share <= 1
+assert 0 <= holder_share <= 1, "a share must lie in [0, 1]"
 glue("holder_share", holder_share, display=False)
 plots.readouts(r_test[0], test_data.digits, test_data.target)
 
@@ -229,8 +245,13 @@ plots.readouts(r_test[0], test_data.digits, test_data.target)
 
 # %% tags=["solution", "hide-cell"]
 distinct = d0 != d1
-print("same parity:", int((distinct & same_parity).sum()))
-print("different parity:", int((distinct & ~same_parity).sum()))
+n_same = int((distinct & same_parity).sum())
+n_different = int((distinct & ~same_parity).sum())
+print("same parity:", n_same, "different parity:", n_different)
+
+# %% tags=["check", "remove-cell"]
+# Check exercise 1: set n_same and n_different above, then run this cell.
+exercises.check("01.1", lambda: (n_same, n_different))
 
 # %% [markdown]
 # **Exercise 2.** Write eq. {eq}`eq-recurrence` yourself: a function that takes the weights of
@@ -261,7 +282,8 @@ def recurrence(w, x, n_steps):
     return torch.stack(h)
 
 
-with torch.no_grad():  # the images enter scaled by input_scale (see the discussion chapter)
+# the images enter scaled by input_scale (see the discussion chapter)
+with torch.no_grad():
     mine = recurrence(net.weights(0), net.cfg.input_scale * x, net.cfg.n_steps)
     torch.testing.assert_close(mine, net.hidden_states(x)[0])
 

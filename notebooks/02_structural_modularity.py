@@ -19,6 +19,12 @@
 # *You will see* the directed modularity $Q$ of section 2.3 of {cite:t}`bena2021extreme`, derived to
 # its closed form, checked on the adjacency matrices of real networks, and plotted against $p$.
 # *Time:* about 10 s on a 2-core CPU at the default parameters; nothing is trained.
+#
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** compute the directed modularity $Q$ of eq. (4) of any network, derive its closed form eq. (5) for two modules, and read why $Q$ is a compressed ruler at the sparse end.
+# - **You need** chapter 1; sums over the entries of an adjacency matrix.
+# :::
 
 # %% tags=["parameters"]
 p = 0.01  # inter-module connection fraction, per direction (paper: 1e-4..1)
@@ -36,7 +42,7 @@ import pandas as pd
 import torch
 from myst_nb import glue
 
-from modlib import config, model, plots, structure
+from modlib import config, exercises, model, plots, structure
 
 torch.set_num_threads(n_threads)
 
@@ -114,9 +120,14 @@ q_formula = structure.q_closed_form(net.p[0].item())  # eq. (5)
 n_conn = int(net.n_conn[0])
 k_out, k_in = A.sum(1), A.sum(0)  # (2N,) each
 N = n_hidden
-assert A.sum() == 2 * N**2 + 2 * n_conn  # eq-q-edges
-assert k_out[:N].sum() == k_in[:N].sum() == N**2 + n_conn  # eq-q-group-degrees
-assert abs(q_model - q_formula) < 1e-12 and 0 <= q_model <= 0.5
+# eq-q-edges
+assert A.sum() == 2 * N**2 + 2 * n_conn, (
+    "the adjacency must hold two dense modules and n_conn edges per direction")
+# eq-q-group-degrees
+assert k_out[:N].sum() == k_in[:N].sum() == N**2 + n_conn, (
+    "module 0's degrees do not add up")
+assert abs(q_model - q_formula) < 1e-12 and 0 <= q_model <= 0.5, (
+    "eq. (4) on the model must equal eq. (5)")
 glue("p_used", p, display=False)
 glue("n_conn", n_conn, display=False)
 glue("q_model", q_model, display=False)
@@ -141,8 +152,10 @@ seeds = list(range(seed, seed + n_sweep))  # a fresh pattern for each network
 nets = model.ModularRNN(p_sweep, seeds=seeds, cfg=cfg)  # E = n_sweep networks
 q_sweep = structure.q_modularity(nets.adjacency(), groups)  # (E,), eq. (4)
 q_sweep_formula = structure.q_closed_form(nets.p)  # (E,), eq. (5)
-assert torch.allclose(q_sweep, q_sweep_formula, rtol=0, atol=1e-12)
-assert (q_sweep.diff() < 0).all() and q_sweep.max() <= 0.5
+assert torch.allclose(q_sweep, q_sweep_formula, rtol=0, atol=1e-12), (
+    "eq. (4) on the models must equal eq. (5)")
+assert (q_sweep.diff() < 0).all() and q_sweep.max() <= 0.5, (
+    "Q must fall as p grows, from at most 1/2")
 pd.DataFrame({
     "connections per direction": nets.n_conn.tolist(),
     "p": nets.p.tolist(),
@@ -185,9 +198,14 @@ plots.q_against_p(p_curve, q_curve, nets.p, q_sweep, marks=q_marks)
 
 # %% tags=["solution", "hide-cell"]
 p_035 = (1 - 2 * 0.35) / (1 + 2 * 0.35)
-assert abs(structure.q_closed_form(p_035) - 0.35) < 1e-12
+assert abs(structure.q_closed_form(p_035) - 0.35) < 1e-12, (
+    "p_035 does not give Q = 0.35")
 n_035 = model.n_connections(p_035, n_hidden)
 print(f"p = {p_035:.4f}, {n_035} connections per direction")
+
+# %% tags=["check", "remove-cell"]
+# Check exercise 1: set p_035 (the connection fraction) and n_035 (connections per direction) above.
+exercises.check("02.1", lambda: (p_035, n_035))
 
 # %% [markdown]
 # **Exercise 2.** Check the claim that {eq}`eq-q-closed-form` does not depend on where the edges
@@ -207,7 +225,7 @@ packed = (torch.arange(N * N) < n_conn).float().view(N, N)  # rows in order
 B = A.clone()
 B[:N, N:] = packed  # all 0 -> 1 connections leave the first unit(s) of module 0
 B[N:, :N] = packed  # all 1 -> 0 connections leave the first unit(s) of module 1
-assert B.sum() == A.sum()
+assert B.sum() == A.sum(), "moving edges must keep their number"
 print(structure.q_modularity(B, groups).item(), q_formula)
 
 # %% [markdown]
@@ -226,7 +244,12 @@ print(structure.q_modularity(B, groups).item(), q_formula)
 g = 4
 A4 = torch.block_diag(*[torch.ones(N, N)] * g)  # (gN, gN)
 groups4 = torch.arange(g * N) // N
-print(structure.q_modularity(A4, groups4).item(), 1 - 1 / g)
+q_four = structure.q_modularity(A4, groups4).item()
+print(q_four, 1 - 1 / g)
+
+# %% tags=["check", "remove-cell"]
+# Check exercise 3: set q_four, the Q of your four-module network, above.
+exercises.check("02.3", lambda: q_four)
 
 # %% [markdown]
 # ## Summary

@@ -20,6 +20,12 @@
 # (section 2.4 of {cite:t}`bena2021extreme`): a network with one connection per direction and one
 # with a hundred, their fixed connection counts, and which connections survive training, minibatch
 # by minibatch. *Time:* about 30 s on a 2-core CPU at the default parameters.
+#
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** explain how Deep-R keeps a fixed number of trainable connections while it rewires them, and measure how often a network rewires and which connections survive.
+# - **You need** chapter 1; gradient descent with Adam; what a learning-rate schedule is.
+# :::
 
 # %% tags=["parameters"]
 p = 1e-4  # connection fraction per direction, 1 connection (paper: 1e-4..1)
@@ -97,8 +103,10 @@ lr = deepr.deepr_lr(nets.n_conn, N, cfg.deepr)  # (E,), eq-deepr-lr
 sign_before = nets.sign.clone()  # (E, 2, N, N)
 theta_before = nets.theta.detach()[0][nets.active()[0]]  # (2,) sparse network
 counts = nets.active().sum((-1, -2))  # (E, 2) active connections
-assert (counts == nets.n_conn[:, None]).all()
-assert ((cfg.deepr.lr_dense <= lr) & (lr <= cfg.deepr.lr_sparsest)).all()
+assert (counts == nets.n_conn[:, None]).all(), (
+    "each direction must hold exactly n_conn connections")
+assert ((cfg.deepr.lr_dense <= lr) & (lr <= cfg.deepr.lr_sparsest)).all(), (
+    "the Deep-R rate must lie between lr_dense and lr_sparsest")
 glue("l1", cfg.deepr.l1, display=False)
 glue("sigma", cfg.deepr.noise, display=False)
 glue("rewire_theta", cfg.deepr.rewire_theta, display=False)
@@ -125,7 +133,8 @@ train_data = data.paired_mnist("train", n=n_train, seed=seed)
 test_data = data.paired_mnist("test", n=n_test, seed=seed)
 log = deepr.ConnectionLog(nets, every=log_every)  # called after every minibatch
 result = train.train(nets, train_data, test_data, cfg, progress=False, on_step=log)
-active, times = log.active, log.times  # (S, E, 2, N, N) bool, (S,) minibatch of each snapshot
+# (S, E, 2, N, N) bool, (S,) minibatch of each snapshot
+active, times = log.active, log.times
 rewired = torch.tensor(result.rewired_per_epoch).T  # (epochs, E)
 glue("n_snapshots", len(times), display=False)
 glue("log_mib", active.nbytes / 2**20, display=False)
@@ -146,17 +155,26 @@ plots.training_curves(result.history, labels)
 
 # %%
 counts = active.sum((-1, -2))  # (S, E, 2)
-assert (counts == nets.n_conn[None, :, None]).all()  # at every snapshot
-assert torch.equal(nets.sign, sign_before)
+# at every snapshot
+assert (counts == nets.n_conn[None, :, None]).all(), (
+    "Deep-R must keep the connection count at every snapshot")
+assert torch.equal(nets.sign, sign_before), (
+    "Deep-R must never change a connection's sign")
 q_after = structure.q_modularity(nets.adjacency(), nets.groups())  # (E,)
 q_formula = structure.q_closed_form(nets.p)  # (E,), eq-q-closed-form
-assert torch.allclose(q_after, q_formula, rtol=0, atol=1e-12)
+assert torch.allclose(q_after, q_formula, rtol=0, atol=1e-12), (
+    "Q after training must still equal eq. (5)")
 steps = epochs * -(-len(train_data) // cfg.batch_size)  # minibatches in all
-assert len(times) == 1 + steps // log_every and times[-1] == steps - steps % log_every
+assert len(times) == 1 + steps // log_every, (
+    "unexpected snapshot times")
+assert times[-1] == steps - steps % log_every, (
+    "unexpected snapshot times")
 total = torch.tensor(result.rewired)  # (E,) rewirings in the whole run
-assert torch.equal(rewired.sum(0), total)
-seen = (active[1:] & ~active[:-1]).sum((0, -1, -2, -3))  # (E,) new connections at a snapshot
-assert (seen <= total).all()
+assert torch.equal(rewired.sum(0), total), (
+    "rewirings per epoch must add up to the total")
+# (E,) new connections at a snapshot
+seen = (active[1:] & ~active[:-1]).sum((0, -1, -2, -3))
+assert (seen <= total).all(), "more new connections seen than rewirings made"
 n_initial = active[0].sum((-1, -2, -3))  # (E,)
 kept = (active[-1] & active[0]).sum((-1, -2, -3)) / n_initial  # (E,)
 first_share = rewired[0] / total.clamp(min=1)  # (E,) share in epoch 1
@@ -197,7 +215,8 @@ plots.active_connections(active, rewired, labels, times=times)
 # %%
 theta_after = [t[a] for t, a in zip(nets.theta.detach(), nets.active())]
 changed = (active[1:] != active[:-1]).flatten(2).any(-1)  # (S - 1, E) pattern changed
-settled = torch.cat([times[:1], times[1:][changed[:, 0]]]).max()  # sparse network's last change
+# sparse network's last change
+settled = torch.cat([times[:1], times[1:][changed[:, 0]]]).max()
 glue("settled_sparse", int(settled), display=False)
 glue("theta_before_sparse", theta_before.max().item(), display=False)
 glue("theta_after_sparse", theta_after[0].min().item(), display=False)
@@ -233,8 +252,11 @@ plots.connection_timeline(active[:, 0], nets.theta[0].detach(), times=times)
 p_sweep = np.geomspace(1e-4, 1, 10)
 counts_sweep = torch.tensor([model.n_connections(v, 100) for v in p_sweep])
 lr_sweep = deepr.deepr_lr(counts_sweep, 100, config.DeepRConfig())
-assert abs(lr_sweep[0] - 0.1) < 1e-12 and abs(lr_sweep[-1] - 0.01) < 1e-12
-assert np.allclose(lr_sweep[1:] / lr_sweep[:-1], lr_sweep[1] / lr_sweep[0], rtol=0.05)  # one factor
+assert abs(lr_sweep[0] - 0.1) < 1e-12 and abs(lr_sweep[-1] - 0.01) < 1e-12, (
+    "the rate must run from 0.1 to 0.01")
+ratios = lr_sweep[1:] / lr_sweep[:-1]
+assert np.allclose(ratios, ratios[0], rtol=0.05), (
+    "the rate must fall by one factor per step of the sweep")
 print(dict(zip(counts_sweep.tolist(), lr_sweep.numpy().round(4))))
 
 # %% [markdown]
@@ -278,7 +300,7 @@ print(f"rewired {res.rewired[0]} times, accuracy {res.accuracy[0]:.3f}")
 
 # %% tags=["solution", "hide-cell"]
 def rewirings(deepr_cfg):
-    """Rewirings of fresh copies of both networks after one epoch with these Deep-R settings."""
+    """Rewirings of fresh copies of both networks after one epoch."""
     fresh = model.ModularRNN([p, p_compare], seeds=seed, deepr=deepr_cfg)
     one_epoch = config.TrainConfig(epochs=1, deepr=deepr_cfg)
     return train.train(fresh, train_data, test_data, one_epoch, progress=False).rewired
@@ -286,9 +308,13 @@ def rewirings(deepr_cfg):
 
 paper = config.DeepRConfig()
 by_lr = {f: rewirings(dataclasses.replace(paper, lr_sparsest=f * paper.lr_sparsest,
-                                          lr_dense=f * paper.lr_dense)) for f in (0.1, 0.3, 1, 3)}
-by_l1 = {f: rewirings(dataclasses.replace(paper, l1=f * paper.l1)) for f in (0, 1, 10, 100)}
-assert by_lr[1] == by_l1[1] == rewired[0].tolist()  # the first epoch of the run above
+                                          lr_dense=f * paper.lr_dense))
+         for f in (0.1, 0.3, 1, 3)}
+by_l1 = {f: rewirings(dataclasses.replace(paper, l1=f * paper.l1))
+         for f in (0, 1, 10, 100)}
+# the first epoch of the run above
+assert by_lr[1] == by_l1[1] == rewired[0].tolist(), (
+    "the unchanged settings must rewire as in the first epoch above")
 print("rewirings in one epoch,", " and ".join(labels))
 for f, r in by_lr.items():
     print(f"  learning rate x {f:<4g}", r)

@@ -20,9 +20,16 @@
 # bottleneck network of fig. 1b of {cite:t}`bena2021extreme`, and its metric (section 3.1) and
 # specialization (section 3.4) for a very sparse and a dense network.
 # *Time:* about 20 s on a 2-core CPU at the default parameters, one thread per process.
+#
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** say why a narrow retrained readout measures what a sub-network carries, compute the bottleneck metric and the specialization of eq. (8) for two networks.
+# - **You need** chapters 1 and 3; training a linear readout; test accuracy.
+# :::
 
 # %% tags=["parameters"]
-p_values = [1e-4, 1.0]  # 1 connection per direction, and all (paper: 10 values, 1e-4..1)
+# 1 connection per direction, and all (paper: 10 values, 1e-4..1)
+p_values = [1e-4, 1.0]
 n_train = 10_000  # training pairs (paper: all 47,993)
 n_test = 2_000  # test pairs (paper: all 7,998)
 bottleneck = 5  # units of the bottleneck layer (paper: 5)
@@ -75,10 +82,15 @@ plots.raw_metric(M_wide, [f"untrained, {label}" for label in labels],
 # %%
 own_wide = metrics.own_and_other(M_wide)[0]  # (E, 2): M(n, n)
 own_narrow = metrics.own_and_other(M_narrow)[0]  # (E, 2)
-assert M_wide.shape == M_narrow.shape == (len(p_values), 2, 2)
-assert all(((0 <= M) & (M <= 1)).all() for M in (M_wide, M_narrow))
-assert (own_wide > 0.5).all()  # chance is 0.1
-assert own_narrow.mean() < own_wide.mean() - 0.2
+assert M_wide.shape == M_narrow.shape == (len(p_values), 2, 2), (
+    "unexpected metric shape")
+assert all(((0 <= M) & (M <= 1)).all() for M in (M_wide, M_narrow)), (
+    "an accuracy outside [0, 1]")
+# chance is 0.1
+assert (own_wide > 0.5).all(), (
+    "a wide readout should read the own digit well: raise n_train")
+assert own_narrow.mean() < own_wide.mean() - 0.2, (
+    "the bottleneck should constrain the readout: is bottleneck_units small?")
 glue("wide_own", own_wide.mean().item(), display=False)
 glue("narrow_own", own_narrow.mean().item(), display=False)
 glue("bottleneck_used", bottleneck, display=False)
@@ -131,10 +143,13 @@ plots.bottleneck_architecture(bottleneck=bottleneck)
 # ## Training two bottleneck networks
 
 # %%
-nets = model.ModularRNN(p_values, seeds=seed, cfg=narrow_cfg)  # as `narrow`, to be trained
+# as `narrow`, to be trained
+nets = model.ModularRNN(p_values, seeds=seed, cfg=narrow_cfg)
 train_cfg = config.TrainConfig(epochs=epochs)
 result = train.train(nets, train_data, test_data, train_cfg, progress=False)
-assert all(0.25 < a <= 1 for a in result.accuracy)  # chance is 0.1
+# chance is 0.1
+assert all(0.25 < a <= 1 for a in result.accuracy), (
+    "a network is near chance: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"acc_{key}", result.accuracy[e], display=False)
 glue("epochs_used", epochs, display=False)
@@ -159,8 +174,11 @@ plots.raw_metric(M, labels, "bottleneck accuracy M(n, k)", chance=0.1)
 
 # %%
 own, other = metrics.own_and_other(M)  # (E, 2) each: M(n, n) and M(n, 1 - n)
-assert M.shape == (len(p_values), 2, 2) and ((0 <= M) & (M <= 1)).all()
-assert (own[0] > other[0] + 0.1).all()  # sparse network: both prefer their own digit
+assert M.shape == (len(p_values), 2, 2) and ((0 <= M) & (M <= 1)).all(), (
+    "unexpected metric shape or range")
+# sparse network: both prefer their own digit
+assert (own[0] > other[0] + 0.1).all(), (
+    "the sparse network should read its own digit better: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"own_{key}", own[e].mean().item(), display=False)
     glue(f"other_{key}", other[e].mean().item(), display=False)
@@ -189,8 +207,12 @@ glue("own_trained_sparse_gain", (own[0] - own_narrow[0]).mean().item(), display=
 
 # %%
 S = metrics.specialization(own, other)  # (E, 2), eq-specialization
-assert S.shape == (len(p_values), 2) and ((-1 <= S) & (S <= 1)).all()
-assert S[0].mean() > S[1].mean() + 0.2  # sparser: more specialized
+assert S.shape == (len(p_values), 2) and ((-1 <= S) & (S <= 1)).all(), (
+    "eq. (8) must lie in [-1, 1]")
+# sparser: more specialized
+assert S[0].mean() > S[1].mean() + 0.2, (
+    "the sparse network should specialize more than the dense one: "
+    "raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"spec_{key}", S[e].mean().item(), display=False)
 plots.specialization_bars({"bottleneck metric": S}, labels)
@@ -224,8 +246,14 @@ plots.specialization_bars({"bottleneck metric": S}, labels)
 
 # %% tags=["solution", "hide-cell"]
 by_hand = (M[0, 1, 1] - M[0, 1, 0]) / (M[0, 1, 1] + M[0, 1, 0])
-assert torch.isclose(by_hand, S[0, 1])
 print(f"M_spec(1) = {by_hand:.3f}")
+
+# %% tags=["check", "remove-cell"]
+# Check exercise 1: set by_hand, your value of eq. (8) for sub-network 1 of the sparse network.
+assert abs(float(by_hand) - float(S[0, 1])) < 1e-6, (
+    f"exercise 1: by_hand = {float(by_hand):.4f}, not S[0, 1]; "
+    "sub-network 1's own digit is k = 1")
+print("exercise 1: correct")
 
 # %% [markdown]
 # **Exercise 2.** How wide may the bottleneck be before it stops constraining the readout? Measure
@@ -244,7 +272,8 @@ print(f"M_spec(1) = {by_hand:.3f}")
 for width in [2, 5, 20, 100]:
     width_cfg = config.ModelConfig(bottleneck=width)
     untrained = model.ModularRNN(p_values[0], seeds=seed, cfg=width_cfg)
-    M_width = metrics.bottleneck_metric(untrained, train_data, test_data, cfg)  # (1, 2, 2)
+    # (1, 2, 2)
+    M_width = metrics.bottleneck_metric(untrained, train_data, test_data, cfg)
     own_width = M_width.diagonal(dim1=1, dim2=2).mean().item()
     print(f"{width} units: mean M(n, n) = {own_width:.3f}")
 
@@ -264,11 +293,14 @@ for width in [2, 5, 20, 100]:
 
 # %% tags=["solution", "hide-cell"]
 for metric_seed in [1, 2]:
-    cfg_seed = metrics.MetricsConfig(bottleneck_epochs=bottleneck_epochs, seed=metric_seed)
-    M_seed = metrics.bottleneck_metric(nets, train_data, test_data, cfg_seed)  # (E, 2, 2)
+    cfg_seed = metrics.MetricsConfig(bottleneck_epochs=bottleneck_epochs,
+                                     seed=metric_seed)
+    # (E, 2, 2)
+    M_seed = metrics.bottleneck_metric(nets, train_data, test_data, cfg_seed)
     own_seed, other_seed = metrics.own_and_other(M_seed)  # (E, 2) each
     S_seed = metrics.specialization(own_seed, other_seed).mean(1)  # (E,)
-    print(f"metric seed {metric_seed}: mean specialization", S_seed.round(decimals=3).tolist())
+    print(f"metric seed {metric_seed}: mean specialization",
+          S_seed.round(decimals=3).tolist())
 
 # %% [markdown]
 # ## Summary

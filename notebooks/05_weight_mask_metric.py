@@ -20,9 +20,16 @@
 # (section 3.2 of {cite:t}`bena2021extreme`): where the kept weights lie, how well the masked
 # networks name each digit, and the same masks on untrained copies, the paper's control.
 # *Time:* about 20 s on a 2-core CPU at the default parameters, one thread per process.
+#
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** train binary weight masks on a frozen network with a straight-through gradient, and read the metric of eq. (6) against the untrained control.
+# - **You need** chapters 1 and 4; eq. (8); what a top-k selection is.
+# :::
 
 # %% tags=["parameters"]
-p_values = [1e-4, 1.0]  # 1 connection per direction, and all (paper: 10 values, 1e-4..1)
+# 1 connection per direction, and all (paper: 10 values, 1e-4..1)
+p_values = [1e-4, 1.0]
 n_train = 10_000  # training pairs, for the networks and the masks (paper: all 47,993)
 n_test = 2_000  # test pairs (paper: all 7,998)
 epochs = 5  # training epochs of the networks (paper: 5)
@@ -87,8 +94,11 @@ nets = model.ModularRNN(p_values, seeds=seed)  # E = 2 standard networks
 layout, owner = metrics.mask_layout(nets)  # [(name, shape)], (D,) sub-network of each
 n_masked = len(owner)  # |theta|
 n_keep = metrics.n_kept(n_masked, q)  # q |theta|
-assert n_masked == sum(math.prod(shape) for _, shape in layout)
-assert (owner == 0).sum() == n_masked // 2  # half in each sub-network
+assert n_masked == sum(math.prod(shape) for _, shape in layout), (
+    "the layout does not cover the masked parameters")
+# half in each sub-network
+assert (owner == 0).sum() == n_masked // 2, (
+    "each sub-network must own half of the masked parameters")
 glue("n_masked", n_masked, display=False)
 glue("n_keep", n_keep, display=False)
 glue("q_used", q, display=False)
@@ -104,7 +114,9 @@ glue("n_readout", math.prod(dict(layout)["w_hr"][1:]), display=False)
 # %%
 train_cfg = config.TrainConfig(epochs=epochs)
 result = train.train(nets, train_data, test_data, train_cfg, progress=False)
-assert all(0.25 < a <= 1 for a in result.accuracy)  # chance is 0.1
+# chance is 0.1
+assert all(0.25 < a <= 1 for a in result.accuracy), (
+    "a network is near chance: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"acc_{key}", result.accuracy[e], display=False)
 glue("n_train_used", len(train_data), display=False)
@@ -133,10 +145,15 @@ plots.raw_metric(mask.share, labels, "share of kept parameters M(n, k)")
 
 # %%
 E = len(p_values)
-assert mask.share.shape == (E, 2, 2) and mask.accuracy.shape == (E, 2)
-assert ((0 <= mask.share) & (mask.share <= 1)).all()
-assert torch.allclose(mask.share.sum(1), torch.ones(E, 2).double())  # M(0, k) + M(1, k) = 1
-assert (mask.masks.sum(-1) == n_keep).all()  # exactly q |theta| kept by every mask
+assert mask.share.shape == (E, 2, 2) and mask.accuracy.shape == (E, 2), (
+    "unexpected mask result shapes")
+assert ((0 <= mask.share) & (mask.share <= 1)).all(), "a share outside [0, 1]"
+# M(0, k) + M(1, k) = 1
+assert torch.allclose(mask.share.sum(1), torch.ones(E, 2).double()), (
+    "eq. (6): M(0, k) + M(1, k) must be 1")
+# exactly q |theta| kept by every mask
+assert (mask.masks.sum(-1) == n_keep).all(), (
+    "each mask must keep exactly q of the parameters")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"own_{key}", mask.share[e].diagonal().mean().item(), display=False)
 
@@ -154,8 +171,12 @@ for e, key in enumerate(["sparse", "dense"]):
 untrained = metrics.untrained_copy(nets)
 control = metrics.weight_mask_metric(untrained, train_data, test_data, cfg)
 gain = mask.accuracy - control.accuracy  # (E, 2) [network, k]
-assert ((0 <= control.accuracy) & (control.accuracy <= 1)).all()
-assert gain.mean() > 0.15 and (gain.mean(1) > 0).all()  # trained weights: better masks
+assert ((0 <= control.accuracy) & (control.accuracy <= 1)).all(), (
+    "an accuracy outside [0, 1]")
+# trained weights: better masks
+assert gain.mean() > 0.15 and (gain.mean(1) > 0).all(), (
+    "masks on trained networks should beat the untrained control: "
+    "raise epochs or n_train")
 glue("mask_acc", mask.accuracy.mean().item(), display=False)
 glue("control_acc", control.accuracy.mean().item(), display=False)
 glue("gain", gain.mean().item(), display=False)
@@ -176,11 +197,13 @@ plots.mask_accuracy(mask.accuracy, control.accuracy, labels)
 # %%
 sizes = [math.prod(shape) for _, shape in layout]
 parts = mask.masks.float().split(sizes, dim=-1)  # T tensors, each (E, 2, R, size)
-by_sub = [part.view(*part.shape[:3], 2, -1).mean(-1) for part in parts]  # T x (E, 2, R, 2)
+# T x (E, 2, R, 2)
+by_sub = [part.view(*part.shape[:3], 2, -1).mean(-1) for part in parts]
 kept = torch.stack(by_sub, dim=-2).mean(2)  # (E, k, T, n): share of each tensor kept
 names = [name for name, _ in layout]
 readout = names.index("w_hr")
-own_readout = kept[0, [0, 1], readout, [0, 1]].mean().item()  # W_hr^(k), mask for digit k
+# W_hr^(k), mask for digit k
+own_readout = kept[0, [0, 1], readout, [0, 1]].mean().item()
 glue("own_readout_kept", own_readout, display=False)
 glue("w_hh_kept", kept[0, :, names.index("w_hh"), :].mean().item(), display=False)
 plots.mask_kept(kept, names, labels, q=q)
@@ -203,8 +226,12 @@ own, other = metrics.own_and_other(mask.share)  # (E, 2) each: M(n, n) and M(n, 
 S = metrics.specialization(own, other)  # (E, 2)
 own_control, other_control = metrics.own_and_other(control.share)
 S_control = metrics.specialization(own_control, other_control)  # (E, 2)
-assert ((-1 <= S) & (S <= 1)).all() and ((-1 <= S_control) & (S_control <= 1)).all()
-assert S[0].mean() > S[1].mean() + 0.2  # sparser: more specialized
+assert ((-1 <= S) & (S <= 1)).all() and ((-1 <= S_control) & (S_control <= 1)).all(), (
+    "eq. (8) must lie in [-1, 1]")
+# sparser: more specialized
+assert S[0].mean() > S[1].mean() + 0.2, (
+    "the sparse network should specialize more than the dense one: "
+    "raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"spec_{key}", S[e].mean().item(), display=False)
     glue(f"spec_control_{key}", S_control[e].mean().item(), display=False)
@@ -247,7 +274,8 @@ plots.specialization_bars({"trained": S, "untrained copies": S_control}, labels)
 # %% tags=["solution", "hide-cell"]
 in_sub0 = (mask.masks[0, :, 0] & (owner == 0)).sum(-1)  # (2,) one count per digit k
 by_hand = in_sub0 / mask.masks[0, :, 0].sum(-1)
-assert torch.allclose(by_hand.double(), mask.share[0, 0])
+assert torch.allclose(by_hand.double(), mask.share[0, 0]), (
+    "the share by hand differs from mask.share")
 print("M(0, k) for k = 0, 1:", by_hand.numpy().round(3))
 
 # %% [markdown]
@@ -266,7 +294,8 @@ print("M(0, k) for k = 0, 1:", by_hand.numpy().round(3))
 # %% tags=["solution", "hide-cell"]
 cfg_small = metrics.MetricsConfig(q=0.01, mask_epochs=mask_epochs, seed=seed)
 small = metrics.weight_mask_metric(nets, train_data, test_data, cfg_small)
-print("M(n, n), q = 0.01:", small.share.diagonal(dim1=1, dim2=2).numpy().round(3).tolist())
+own_small = small.share.diagonal(dim1=1, dim2=2)  # (E, 2): M(n, n)
+print("M(n, n), q = 0.01:", own_small.numpy().round(3).tolist())
 print("accuracy, q = 0.01:", small.accuracy.numpy().round(3).tolist())
 
 # %% [markdown]
@@ -290,9 +319,15 @@ def top_q(scores, q):
     return mask
 
 
+
+# %% tags=["check", "remove-cell"]
+# Check exercise 3: define top_q(scores, q) above, then run this cell.
 scores = torch.randn(1, 1000, generator=torch.Generator().manual_seed(seed))  # (J, D)
 reference = metrics.TopQ.apply(scores, metrics.n_kept(1000, q))  # (J, D)
-assert torch.equal(top_q(scores[0], q), reference[0])
+assert torch.equal(top_q(scores[0], q), reference[0]), (
+    "exercise 3: top_q keeps other entries than metrics.TopQ; "
+    "keep the metrics.n_kept(D, q) largest scores")
+print("exercise 3: correct")
 
 # %% [markdown]
 # ## Summary

@@ -20,9 +20,16 @@
 # measured by the mean correlation of section 3.3 of {cite:t}`bena2021extreme` and by the CKA
 # distance of its appendix A.3, and the specialization both give.
 # *Time:* about 15 s on a 2-core CPU at the default parameters, one thread per process.
+#
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** compute the correlation metric of eq. (7) and the CKA distance on hidden states, and say what each is blind to.
+# - **You need** chapters 1 and 4; Pearson correlation; a little linear algebra (centred Gram matrices).
+# :::
 
 # %% tags=["parameters"]
-p_values = [1e-4, 1.0]  # 1 connection per direction, and all (paper: 10 values, 1e-4..1)
+# 1 connection per direction, and all (paper: 10 values, 1e-4..1)
+p_values = [1e-4, 1.0]
 n_train = 10_000  # training pairs (paper: all 47,993)
 n_test = 2_000  # test pairs, for the accuracy and both metrics (paper: all 7,998)
 epochs = 5  # training epochs (paper: 5)
@@ -68,7 +75,9 @@ labels = [f"p = {p:g}" for p in p_values]
 nets = model.ModularRNN(p_values, seeds=seed)  # E = 2 standard networks
 train_cfg = config.TrainConfig(epochs=epochs)
 result = train.train(nets, train_data, test_data, train_cfg, progress=False)
-assert all(0.25 < a <= 1 for a in result.accuracy)  # chance is 0.1
+# chance is 0.1
+assert all(0.25 < a <= 1 for a in result.accuracy), (
+    "a network is near chance: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"acc_{key}", result.accuracy[e], display=False)
 glue("n_train_used", len(train_data), display=False)
@@ -86,8 +95,9 @@ plots.training_curves(result.history, labels)
 
 # %%
 h = metrics.final_states(nets, test_data)  # (E, 2, B, N)
-assert h.shape == (len(p_values), 2, len(test_data), nets.cfg.n_hidden)
-assert h.abs().max() <= 1  # tanh units
+assert h.shape == (len(p_values), 2, len(test_data), nets.cfg.n_hidden), (
+    "unexpected state shape")
+assert h.abs().max() <= 1, "tanh states must lie in [-1, 1]"  # tanh units
 plots.within_digit_correlations(h, test_data.digits, labels)
 
 # %% [markdown]
@@ -99,9 +109,12 @@ plots.within_digit_correlations(h, test_data.digits, labels)
 
 # %%
 cfg = metrics.MetricsConfig(cka_repeats=cka_repeats, seed=seed)
-M_corr = metrics.correlation_metric(nets, test_data, cfg, states=h)  # (E, 2, 2): [e, n, k]
-assert M_corr.shape == (len(p_values), 2, 2)
-assert ((0 < M_corr) & (M_corr <= 1)).all()  # positive here, as eq. (8) needs
+# (E, 2, 2): [e, n, k]
+M_corr = metrics.correlation_metric(nets, test_data, cfg, states=h)
+assert M_corr.shape == (len(p_values), 2, 2), "unexpected metric shape"
+# positive here, as eq. (8) needs
+assert ((0 < M_corr) & (M_corr <= 1)).all(), (
+    "a mean correlation outside (0, 1]")
 for e, key in enumerate(["sparse", "dense"]):
     own, other = metrics.own_and_other(M_corr[e])  # (2,) each
     glue(f"corr_own_{key}", own.mean().item(), display=False)
@@ -135,8 +148,10 @@ plots.raw_metric(M_corr, labels, "mean correlation M(n, k)")
 # representations, averaged over {glue:text}`cka_repeats_used` random pairings.
 
 # %%
-D_cka = metrics.cka_distance_metric(nets, test_data, cfg, states=h)  # (E, 2, 2): 1 - CKA
-assert D_cka.shape == (len(p_values), 2, 2) and ((0 <= D_cka) & (D_cka <= 1)).all()
+# (E, 2, 2): 1 - CKA
+D_cka = metrics.cka_distance_metric(nets, test_data, cfg, states=h)
+assert D_cka.shape == (len(p_values), 2, 2) and ((0 <= D_cka) & (D_cka <= 1)).all(), (
+    "a CKA distance outside [0, 1]")
 glue("cka_repeats_used", cka_repeats, display=False)
 for e, key in enumerate(["sparse", "dense"]):
     own, other = metrics.own_and_other(D_cka[e])  # (2,) each
@@ -158,14 +173,20 @@ plots.raw_metric(D_cka, labels, "CKA distance 1 - CKA", cmap="viridis_r")
 
 # %%
 similarity = 1 - D_cka  # (E, 2, 2): CKA
-own_corr, other_corr = metrics.own_and_other(M_corr)  # (E, 2) each: M(n, n) and M(n, 1 - n)
+# (E, 2) each: M(n, n) and M(n, 1 - n)
+own_corr, other_corr = metrics.own_and_other(M_corr)
 own_cka, other_cka = metrics.own_and_other(similarity)
 S_corr = metrics.specialization(own_corr, other_corr)  # (E, 2)
 S_cka = metrics.specialization(own_cka, other_cka)  # (E, 2)
-assert S_corr.shape == S_cka.shape == (len(p_values), 2)
-assert ((-1 <= S_corr) & (S_corr <= 1)).all() and ((-1 <= S_cka) & (S_cka <= 1)).all()
-assert S_corr[0].mean() > S_corr[1].mean() + 0.1  # sparser: more specialized
-assert S_cka[0].mean() > S_cka[1].mean() + 0.15
+assert S_corr.shape == S_cka.shape == (len(p_values), 2), "unexpected shape"
+assert ((-1 <= S_corr) & (S_corr <= 1)).all(), "eq. (8) must lie in [-1, 1]"
+assert ((-1 <= S_cka) & (S_cka <= 1)).all(), (
+    "eq. (8) must lie in [-1, 1]")
+# sparser: more specialized
+assert S_corr[0].mean() > S_corr[1].mean() + 0.1, (
+    "the sparse network should specialize more: raise epochs or n_train")
+assert S_cka[0].mean() > S_cka[1].mean() + 0.15, (
+    "the sparse network should specialize more: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"spec_corr_{key}", S_corr[e].mean().item(), display=False)
     glue(f"spec_cka_{key}", S_cka[e].mean().item(), display=False)
@@ -211,7 +232,8 @@ digit = test_data.digits[:300, 0]  # (300,) D0
 same = (digit[:, None] == digit[None, :]) & ~torch.eye(300, dtype=torch.bool)  # x != x'
 brute = torch.corrcoef(states)[same].mean()
 fast = cka.mean_within_group_correlation(states, digit)
-assert torch.isclose(brute, fast)
+assert torch.isclose(brute, fast), (
+    "the brute-force mean differs from cka.mean_within_group_correlation")
 print(f"brute force {brute:.6f}, modlib {fast:.6f}")
 
 # %% [markdown]
@@ -232,14 +254,19 @@ print(f"brute force {brute:.6f}, modlib {fast:.6f}")
 # %% tags=["solution", "hide-cell"]
 X = h[0, 0].double()  # (B, N): sparse network, sub-network 0
 gen = torch.Generator().manual_seed(seed)
-c = 2 * torch.randn(X.shape[1], dtype=torch.float64, generator=gen)  # (N,) one shared pattern
-off_diagonal = ~torch.eye(200, dtype=torch.bool)  # pairs of different examples, first 200
+# (N,) one shared pattern
+c = 2 * torch.randn(X.shape[1], dtype=torch.float64, generator=gen)
+# pairs of different examples, first 200
+off_diagonal = ~torch.eye(200, dtype=torch.bool)
 before = torch.corrcoef(X[:200])[off_diagonal].mean()
 after = torch.corrcoef((X + c)[:200])[off_diagonal].mean()
-assert torch.isclose(cka.linear_cka(X, X + c), torch.tensor(1.0, dtype=torch.float64))
+one = torch.tensor(1.0, dtype=torch.float64)
+assert torch.isclose(cka.linear_cka(X, X + c), one), (
+    "CKA should ignore a shared shift")
 print(f"mean correlation of pairs: {before:.3f} before, {after:.3f} after adding c; "
       f"CKA(X, X + c) = {cka.linear_cka(X, X + c).item():.6f}")
 
+# %% [markdown]
 # **Exercise 3.** Measure the correlation specialization of the untrained copies of both networks
 # (`metrics.untrained_copy`). Is a sparse network "specialized" before it learns anything?
 

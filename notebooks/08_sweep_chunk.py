@@ -22,24 +22,36 @@
 # sweep's result store.
 # *Time:* about a minute on a 2-core laptop CPU at the default parameters (two tiny networks).
 #
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** run one chunk of a sweep by hand, read its rows, and trace a stored result to its settings and code.
+# - **You need** chapter 7 and the page on running sweeps.
+# :::
+#
 # `python -m modlib sweep` runs this notebook with papermill once per chunk, injecting the
 # parameters below (the experiments as plain dicts, one per network), and keeps each executed copy
 # as the record of its run.
 
 # %% tags=["parameters"]
-# Each experiment is a dict of modlib.experiment.Experiment; missing settings take their defaults
-# (the paper's). The sweep passes full dicts; by hand, two tiny networks:
-tiny = {"data": {"n_train": 1500, "n_test": 500, "val_fraction": 0.0},  # (paper: all pairs, about 48k / 8k)
+# Each experiment is a dict of modlib.experiment.Experiment; missing settings take their
+# defaults (the paper's). The sweep passes full dicts; by hand, two tiny networks.
+# Data sizes (paper: all pairs, about 48k / 8k):
+tiny = {"data": {"n_train": 1500, "n_test": 500, "val_fraction": 0.0},
         "train": {"epochs": 1, "bottleneck_epochs": 1},  # (paper: 5 and 7)
-        "metrics": {"bottleneck_epochs": 1, "n_pairs": 500, "cka_repeats": 1}}  # (paper: 5, all, 5)
-experiments = [{**tiny, "p": 1e-4, "seed": 0}, {**tiny, "p": 1.0, "seed": 0}]  # (paper: 10 p x 10 seeds)
+        # (paper: 5, all, 5)
+        "metrics": {"bottleneck_epochs": 1, "n_pairs": 500, "cka_repeats": 1}}
+# (paper: 10 p x 10 seeds)
+experiments = [{**tiny, "p": 1e-4, "seed": 0}, {**tiny, "p": 1.0, "seed": 0}]
 piece = ""  # name of the store's piece these networks make, or "" to store nothing
 store = ""  # the store's folder (absolute), or ""
 keys = []  # each network's key in the store, one per experiment
 code = ""  # the code hash the sweep planned with, or "" to skip the check
 device = "cpu"  # "cpu" or "cuda"
-compile = False  # fuse the optimizer updates with torch.compile (worth it for many networks)
-threads = 0  # torch threads in this kernel, or 0 for torch's default (a Dask worker's share of the cores)
+# fuse the optimizer updates with torch.compile (worth it for many networks)
+compile = False
+# torch threads in this kernel, or 0 for torch's default (a Dask worker's share of the
+# cores)
+threads = 0
 progress = True  # progress bars
 
 # %%
@@ -65,17 +77,19 @@ nets = [experiment.Experiment.from_dict(e) for e in experiments]
 
 # %%
 table = sweep.measure(nets, device=device, compile=compile, progress=progress)
-assert table["value"].notna().all()
-assert set(table["metric"]) >= {"bottleneck", "weight_mask", "correlation", "cka_distance"}
-table.drop_duplicates(["network", "architecture"])[["network", "architecture", "p", "seed", "accuracy",
-                                                    "epochs_trained", "rewired"]]
+assert table["value"].notna().all(), "a metric value is missing"
+metric_names = {"bottleneck", "weight_mask", "correlation", "cka_distance"}
+assert set(table["metric"]) >= metric_names, "a metric is missing from the chunk's rows"
+columns = ["network", "architecture", "p", "seed", "accuracy", "epochs_trained",
+           "rewired"]
+table.drop_duplicates(["network", "architecture"])[columns]
 
 # %% [markdown]
 # The specialization of eq. (8), per sub-network and metric:
 
 # %%
-mx.specialization_table(table, on_zero="nan").pivot_table(index=["p", "seed", "subnetwork"], columns="metric",
-                                                         values="specialization")
+mx.specialization_table(table, on_zero="nan").pivot_table(
+    index=["p", "seed", "subnetwork"], columns="metric", values="specialization")
 
 # %% [markdown]
 # ## Rows of the store

@@ -7,7 +7,10 @@ when
   - an <img> points to a file that does not exist,
   - math was left untypeset (an element of class "math" with no <mjx-container> inside,
     i.e. raw \\( \\[ $$ text) or MathJax reported a TeX error (<mjx-merror>),
-  - a link in the left navigation sidebar points to a file that does not exist.
+  - a link in the left navigation sidebar points to a file that does not exist,
+  - a page in CAPTIONED_PAGES shows a figure (an image of a cell's output) without a caption,
+  - the page loads anything from outside the book (a script, style sheet, image, font or frame
+    from http(s):// or //host): the book must read offline (links a reader follows are fine).
 A screenshot of every page is written to the screenshots folder.
 
 Usage: python scripts/check_book.py _build/html [--screenshots _build/screenshots]
@@ -31,6 +34,11 @@ VOID_TAGS = {
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
     "param", "source", "track", "wbr",
 }
+# Pages whose every output figure must be a numbered figure with a caption.
+CAPTIONED_PAGES = {"notebooks/07_results.html"}
+# Attributes by which a page loads a resource (not links a reader follows).
+RESOURCE_ATTRS = {"script": ("src",), "link": ("href",), "img": ("src",), "iframe": ("src",),
+                  "source": ("src",), "video": ("src",), "audio": ("src",), "embed": ("src",)}
 # The left sidebar of sphinx-book-theme (pydata-sphinx-theme).
 SIDEBAR_CLASSES = {"bd-sidebar-primary", "bd-docs-nav"}
 CHROMIUM_FLAGS = [
@@ -50,6 +58,9 @@ class PageParser(HTMLParser):
         self.sidebar_links: list[str] = []
         self.untypeset: list[str] = []  # text of math elements MathJax did not render
         self.math_errors: list[str] = []
+        self.external: list[str] = []  # resources loaded from outside the book
+        self.uncaptioned: list[str] = []  # output images outside a <figure> with a <figcaption>
+        self.figures: list[dict] = []  # open <figure> elements: their images and whether captioned
 
     def _in(self, key: str) -> bool:
         return any(el[key] for el in self.stack)
@@ -59,6 +70,22 @@ class PageParser(HTMLParser):
         classes = set((attrs.get("class") or "").split())
         if tag == "img" and attrs.get("src"):
             self.images.append(attrs["src"])
+            if "_images/" in attrs["src"] or attrs["src"].startswith("data:image"):  # a cell's output
+                if self.figures:
+                    self.figures[-1]["images"].append(attrs["src"])
+                else:
+                    self.uncaptioned.append(attrs["src"][:60])
+        if tag == "figure":
+            self.figures.append({"images": [], "caption": False})
+        if tag == "figcaption" and self.figures:
+            self.figures[-1]["caption"] = True
+        for name in RESOURCE_ATTRS.get(tag, ()):
+            url = attrs.get(name) or ""
+            if tag == "link" and not {"stylesheet", "preload", "icon", "modulepreload"} & set(
+                    (attrs.get("rel") or "").lower().split()):
+                continue  # rel="canonical", "next", ...: a link, not something the page loads
+            if url.startswith(("http:", "https:", "//")):
+                self.external.append(f"<{tag} {name}={url}>")
         if tag == "a" and attrs.get("href") and self._in("sidebar"):
             self.sidebar_links.append(attrs["href"])
         if tag == "mjx-container":
@@ -91,6 +118,10 @@ class PageParser(HTMLParser):
     def handle_endtag(self, tag):
         if not any(el["tag"] == tag for el in self.stack):
             return  # stray end tag
+        if tag == "figure" and self.figures:
+            figure = self.figures.pop()
+            if not figure["caption"]:
+                self.uncaptioned += [src[:60] for src in figure["images"]]
         while self.stack:
             el = self.stack.pop()
             if el["math"] and not el["typeset"]:
@@ -168,6 +199,15 @@ def check_page(chromium: str, root: Path, page: Path, shots: Path | None) -> lis
                         f"first: {parser.untypeset[0][:80]!r} (did MathJax load?)")
     for err in parser.math_errors:
         problems.append(f"MathJax error: {err[:80]}")
+    if page.relative_to(root).as_posix() in CAPTIONED_PAGES and parser.uncaptioned:
+        problems.append(f"{len(parser.uncaptioned)} figure(s) without a caption, first: {parser.uncaptioned[0]}")
+    # the page as served (before its scripts run) and as rendered (after)
+    raw = PageParser()
+    raw.feed(page.read_text(encoding="utf-8", errors="replace"))
+    raw.close()
+    external = list(dict.fromkeys(raw.external + parser.external))
+    if external:
+        problems.append(f"{len(external)} resource(s) from outside the book, first: {external[0][:100]}")
     for href in parser.sidebar_links:
         target = local_target(page, href)
         if target is not None and not target.is_file():

@@ -83,3 +83,28 @@ def test_papermill_injects_p(tmp_path: Path):
     assert glued["p_used"] == p
     assert glued["n_conn"] == model.n_connections(p, 100) == 500
     assert glued["q_model"] == pytest.approx(structure.q_closed_form(p), abs=1e-12)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
+def test_no_visible_code_line_is_clipped(source: Path):
+    """The book's code boxes show 88 characters: every line of a code cell the reader sees fits."""
+    nb = jupytext.read(source)
+    long = [(i, line) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and not {"remove-cell", "remove-input"} & set(c.metadata.get("tags", ()))
+            for line in c.source.splitlines() if len(line) > 88]
+    assert not long, f"{source.name}: code lines over 88 characters (cell, line): {long[:3]}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
+def test_chapter_opens_with_objectives_and_time(source: Path):
+    first = jupytext.read(source).cells[0].source
+    assert "*Time:*" in first and "Objectives and prerequisites" in first, (
+        f"{source.name}: the first cell must give the time and an objectives box")
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.stem)
+def test_every_assert_says_what_failed(source: Path):
+    nb = jupytext.read(source)
+    bare = [ast.get_source_segment(c.source, node) for c in nb.cells if c.cell_type == "code"
+            for node in ast.walk(ast.parse(c.source)) if isinstance(node, ast.Assert) and node.msg is None]
+    assert not bare, f"{source.name}: asserts without a message: {bare[:3]}"

@@ -36,6 +36,7 @@ def test_specialization_summary_and_findings():
     found = results.findings(summ, rise=0.1)
     assert found["correlation"]["onset_p"] == 1e-2  # 0.2 > 0 + 0.1 at p = 0.01, not at p = 1
     assert found["correlation"]["lowest"] == pytest.approx(0.0)
+    assert found["correlation"]["lowest_p"] == 1.0
     assert np.isnan(results.findings(summ, rise=0.6)["correlation"]["onset_p"])  # never rises that far
     assert found["correlation"]["monotone"] == pytest.approx(-1.0)
     assert found["bottleneck"]["sparsest"] == pytest.approx(0.5)
@@ -43,6 +44,12 @@ def test_specialization_summary_and_findings():
     assert 0.0 < found["weight_mask"]["at_q035"] < 0.2
     comp = results.comparison(found)
     assert list(comp.index) == ["bottleneck", "weight mask", "correlation", "CKA (similarity)"]
+    # specialization 0.5, 0.2, 0 at p = 1e-4, 1e-2, 1: risen by 0.05 and 0.1 from p = 0.01 on, by
+    # 0.2 only at 1e-4 (0.2 is not > 0.2), by 0.6 nowhere
+    table = results.onsets(summ, rises=(0.05, 0.1, 0.2, 0.6))
+    assert table.loc["correlation"].tolist()[:3] == [1e-2, 1e-2, 1e-4]
+    assert np.isnan(table.loc["correlation", "rise > 0.6"])
+    assert list(table.columns) == ["rise > 0.05", "rise > 0.1", "rise > 0.2", "rise > 0.6"]
 
 
 def test_accuracy_threshold_and_raw_tables():
@@ -77,3 +84,29 @@ def test_network_medians_count_each_network_once():
     assert med.loc[1, "accuracy"] == 0.8 and med.loc[10, "accuracy"] == 0.95  # not weighted by row count
     assert med.loc[1, "rewired"] == 1
     assert results.network_medians(pd.DataFrame(rows), architecture="bottleneck")["accuracy"].tolist() == [0.1]
+
+
+def test_relative_table_paths_resolve_from_the_repository(tmp_path, monkeypatch):
+    """A notebook's results/... path works whatever the kernel's working directory."""
+    monkeypatch.chdir(tmp_path)
+    assert results.resolve("results/paper.csv") == results.ROOT / "results" / "paper.csv"
+    assert results.resolve(tmp_path / "x.csv") == tmp_path / "x.csv"
+    table = results.load("results/paper.csv")
+    assert table["network"].nunique() == 100
+    with pytest.raises(FileNotFoundError, match="no results table"):
+        results.load("results/none_such.csv")
+
+
+def test_another_reading_is_compared_only_on_the_same_grid(tmp_path):
+    own = {1e-4: 0.6, 1e-2: 0.3, 1.0: 0.2}
+    table = make_table(own).assign(n_train=100, n_test=50)
+    (tmp_path / "same.csv").write_text(table.to_csv(index=False))
+    other = results.reading(table, tmp_path / "same.csv")
+    assert other["findings"]["correlation"]["onset_p"] == 1e-2
+    assert other["accuracy"].index.tolist() == [1]
+    fewer = make_table({1e-4: 0.6, 1.0: 0.2}).assign(n_train=100, n_test=50)
+    (tmp_path / "fewer.csv").write_text(fewer.to_csv(index=False))
+    assert results.reading(table, tmp_path / "fewer.csv") is None
+    (tmp_path / "bigger.csv").write_text(table.assign(n_train=200).to_csv(index=False))
+    assert results.reading(table, tmp_path / "bigger.csv") is None
+    assert results.reading(table, tmp_path / "missing.csv") is None
