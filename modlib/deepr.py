@@ -84,10 +84,10 @@ class DeepR:
         theta = self.model.theta
         E = theta.shape[0]
         scale = self.lr * self.noise_scale  # (E,)
-        counts = active.view(E, -1).sum(1).tolist()  # 2 n_conn per network, or 0 once cut
+        where = active.view(E, -1).nonzero()  # (K, 2), sorted by network, then position
+        counts = torch.bincount(where[:, 0], minlength=E).tolist()  # 2 n_conn per network, or 0 once cut
         draws = [torch.randn(k, generator=g) if s > 0 else torch.zeros(k)
                  for g, k, s in zip(self.generators, counts, scale.tolist())]
-        where = active.view(E, -1).nonzero()  # (K, 2), sorted by network, then position
         steps = torch.cat(draws).to(theta.device) * scale[where[:, 0]]
         theta.view(E, -1).index_put_((where[:, 0], where[:, 1]), steps, accumulate=True)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .store import ROOT  # the repository
 from .structure import q_closed_form
 
 METRICS = ("bottleneck", "weight_mask", "correlation", "cka")  # the order of fig. 2's rows
@@ -21,7 +22,6 @@ LABELS = {"bottleneck": "bottleneck", "weight_mask": "weight mask", "correlation
 Q_MODERATE = 0.35  # the paper: "a network with Q = 0.35 shows little to no specialization"
 
 
-ROOT = Path(__file__).resolve().parent.parent  # the repository
 
 
 def resolve(path: str | Path) -> Path:
