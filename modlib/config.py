@@ -59,6 +59,28 @@ def check_real(obj, name: str, low: float = -math.inf, high: float = math.inf,
     _set(obj, name, value)
 
 
+def check_bool(obj, name: str) -> None:
+    """Field ``name`` of ``obj`` must be True or False (numpy bools accepted)."""
+    value = getattr(obj, name)
+    if type(value).__module__ == "numpy" and type(value).__name__ == "bool":
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    _set(obj, name, value)
+
+
+def check_betas(name: str, betas) -> tuple[float, float]:
+    """Adam's two moment decays: two numbers in [0, 1), returned as a tuple of floats."""
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ConfigError(f"{name} must be two numbers in [0, 1), got {betas!r}")
+    pair = []
+    for b in betas:
+        if isinstance(b, bool) or not isinstance(b, numbers.Real) or not 0 <= b < 1:
+            raise ConfigError(f"{name} must be two numbers in [0, 1), got {betas!r}")
+        pair.append(float(b))
+    return tuple(pair)
+
+
 def check_choice(obj, name: str, choices) -> None:
     value = getattr(obj, name)
     if value not in choices:
@@ -93,6 +115,7 @@ class ModelConfig:
     init_range: float = 0.1  # dense weights and biases ~ U(-0.1, 0.1) (paper: 0.1)
     input_scale: float = 0.3  # factor on the normalised image before W_ih (paper: 1; see the discussion)
     coupling: str = "eq3"  # "eq3": W_sparse h^m enters the pre-activation as eq. (3) writes it; "authors": it is added to h^n before W_hh, as in the authors' code
+    decision: str = "max"  # which module decides: "max", the largest max_i r_i (paper: "most certain"); "abs_max", the largest max_i |r_i| (the authors' code)
 
     def __post_init__(self):
         check_int(self, "n_hidden", 1)
@@ -103,6 +126,7 @@ class ModelConfig:
         check_real(self, "init_range", 0, low_open=True)
         check_real(self, "input_scale", 0, low_open=True)
         check_choice(self, "coupling", ("eq3", "authors"))
+        check_choice(self, "decision", ("max", "abs_max"))
 
 
 @dataclass(frozen=True)
@@ -118,6 +142,9 @@ class DeepRConfig:
     noise: float = 1e-4  # random-walk temperature sigma, annealed by (1 - p)
     rewire_theta: float = 1e-12  # theta of a freshly activated connection
     init_scale: float = 1.0  # initial theta = init_scale * |N(0, 1)| / sqrt(N)
+    order: str = "adam_first"  # "adam_first": Adam step, then l1 and noise (Bellec et al.); "noise_first": l1 and noise, then Adam (the authors' code)
+    reset_on_rewire: bool = True  # a newly activated connection starts Adam afresh (paper: not stated; the authors' code keeps the old state)
+    init_with_replacement: bool = False  # draw the initial connections with replacement, so fewer are distinct (paper: not stated; the authors' code does)
 
     def __post_init__(self):
         for name in ("lr_sparsest", "lr_dense", "rewire_theta", "init_scale", "eps"):
@@ -125,15 +152,10 @@ class DeepRConfig:
         for name in ("l1", "noise"):
             check_real(self, name, 0)
         check_real(self, "lr_decay", 0, 1, low_open=True)
-        betas = self.betas
-        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
-            raise ConfigError(f"betas must be two numbers in [0, 1), got {betas!r}")
-        pair = []
-        for b in betas:
-            if isinstance(b, bool) or not isinstance(b, numbers.Real) or not 0 <= b < 1:
-                raise ConfigError(f"betas must be two numbers in [0, 1), got {betas!r}")
-            pair.append(float(b))
-        _set(self, "betas", tuple(pair))
+        check_choice(self, "order", ("adam_first", "noise_first"))
+        check_bool(self, "reset_on_rewire")
+        check_bool(self, "init_with_replacement")
+        _set(self, "betas", check_betas("betas", self.betas))
 
 
 @dataclass(frozen=True)
@@ -143,12 +165,16 @@ class TrainConfig:
     epochs: int = 5  # epochs of the standard network (paper: 5)
     bottleneck_epochs: int = 7  # epochs of the bottleneck network, the one the bottleneck metric retrains (paper: 7)
     batch_size: int = 128  # (paper: 128)
-    lr: float = 0.5  # Adadelta learning rate of the sub-networks (paper: 0.5)
+    optimizer: str = "adadelta"  # of the sub-networks: "adadelta" (paper) or "adam" (the authors' code, with lr 0.001)
+    lr: float = 0.5  # learning rate of the sub-networks (paper: Adadelta 0.5; the authors' code: Adam 0.001)
     lr_decay: float = 0.9  # per-epoch decay (Table 1 "Betas" 0.9, read as in the authors' code)
     rho: float = 0.9  # Adadelta's running-average decay (PyTorch's default)
     eps: float = 1e-6  # Adadelta's epsilon (PyTorch's default)
     max_epochs: int = 0  # optional longer schedule: train up to this many epochs, 0 = off (the authors' code: 15)
     target_accuracy: float = 0.9  # ...stopping each network once its validation accuracy reaches this (the authors' code: 0.9, on test pairs)
+    adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam's moment decays, with optimizer "adam" (the authors' code: PyTorch's defaults)
+    adam_eps: float = 1e-8  # Adam's epsilon, with optimizer "adam" (the authors' code: PyTorch's default)
+    freeze_readout: bool = False  # leave the readout (W_hr, b_hr; the bottleneck and its readout) at its initial values (paper: trained; the authors' code: never trained)
     deepr: DeepRConfig = field(default_factory=DeepRConfig)
 
     def __post_init__(self):
@@ -163,6 +189,10 @@ class TrainConfig:
         check_real(self, "rho", 0, 1, high_open=True)
         check_real(self, "eps", 0, low_open=True)
         check_real(self, "target_accuracy", 0, 1)
+        check_choice(self, "optimizer", ("adadelta", "adam"))
+        check_real(self, "adam_eps", 0, low_open=True)
+        _set(self, "adam_betas", check_betas("adam_betas", self.adam_betas))
+        check_bool(self, "freeze_readout")
         if isinstance(self.deepr, dict):
             _set(self, "deepr", DeepRConfig(**self.deepr))
         if not isinstance(self.deepr, DeepRConfig):

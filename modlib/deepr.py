@@ -12,6 +12,12 @@ gradient step on the sub-networks, :meth:`DeepR.step`:
 
 So each direction of each network always has exactly ``n_conn`` active connections.
 A newly activated connection starts Adam afresh (zero moments, its own step count).
+
+Two readings of the authors' code are settings (off by default): ``order="noise_first"`` applies
+the l1 shrinkage and the random walk before the Adam step, which then moves only the connections
+still active (one that the shrinkage or the walk took to theta <= 0 cannot be saved by its
+gradient, as it can in the default order), and ``reset_on_rewire=False`` lets a
+newly activated connection keep whatever Adam state it had.
 """
 
 from __future__ import annotations
@@ -65,11 +71,19 @@ class DeepR:
         E = theta.shape[0]
         grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)
         active = theta > 0  # (E, 2, N, N), before the step
+        lr = self.lr.view(E, 1, 1, 1)
         update = optim.compiled("adam_masked_") if self.compile else optim.adam_masked_
-        update(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, self.lr.view(E, 1, 1, 1),
-               cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
-        if cfg.noise > 0:
-            self._random_walk(active)
+        if cfg.order == "noise_first":  # the authors' code: l1 and the random walk, then Adam on
+            theta.sub_(active * lr * cfg.l1)  # the connections they left active
+            if cfg.noise > 0:
+                self._random_walk(active)
+            update(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, theta > 0, lr,
+                   cfg.betas[0], cfg.betas[1], cfg.eps, 0.0)
+        else:
+            update(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, lr,
+                   cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
+            if cfg.noise > 0:
+                self._random_walk(active)
         n_died = (active & (theta <= 0)).sum(dim=(-1, -2))  # (E, 2)
         if n_died.any():
             self._rewire(n_died)
@@ -101,8 +115,9 @@ class DeepR:
             keys[flat[e, d] > 0] = 2.0  # active connections are never drawn
             chosen = keys.topk(count, largest=False).indices
             flat[e, d, chosen] = self.cfg.rewire_theta
-            for state in (self.exp_avg, self.exp_avg_sq, self.steps):
-                state.view_as(flat)[e, d, chosen] = 0.0
+            if self.cfg.reset_on_rewire:
+                for state in (self.exp_avg, self.exp_avg_sq, self.steps):
+                    state.view_as(flat)[e, d, chosen] = 0.0
         self.rewired += n_died.cpu()
 
 

@@ -28,6 +28,21 @@ from dataclasses import dataclass, field
 from .config import ConfigError, DataConfig, DeepRConfig, ModelConfig, TrainConfig, check_int
 from .metrics import MetricsConfig
 
+# Settings added after the committed tables were made, each with the value that does what the code
+# did before it existed. At that value a setting is left out of an experiment's dict, so that its
+# hash, and every stored network and committed row, stay what they were; at any other value it
+# is written (and hashed) like every other setting.
+ADDED_LATER = {
+    "model.decision": "max",
+    "train.optimizer": "adadelta",
+    "train.adam_betas": [0.9, 0.999],
+    "train.adam_eps": 1e-8,
+    "train.freeze_readout": False,
+    "train.deepr.order": "adam_first",
+    "train.deepr.reset_on_rewire": True,
+    "train.deepr.init_with_replacement": False,
+}
+
 # Fields that leave every tensor shape unchanged: networks differing only in these train together.
 BATCHED = ("p", "seed")
 
@@ -67,8 +82,19 @@ class Experiment:
 
     # ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """Plain nested dict of JSON types (a tuple setting becomes a list), equal to its JSON round trip."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+        """Plain nested dict of JSON types (a tuple setting becomes a list), equal to its JSON round trip.
+
+        A setting of :data:`ADDED_LATER` at its neutral value is left out (it takes that value back
+        in :meth:`from_dict`)."""
+        d = json.loads(json.dumps(dataclasses.asdict(self)))
+        for key, neutral in ADDED_LATER.items():
+            *parents, leaf = key.split(".")
+            node = d
+            for part in parents:
+                node = node[part]
+            if node[leaf] == neutral:
+                del node[leaf]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Experiment":

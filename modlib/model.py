@@ -132,8 +132,12 @@ class ModularRNN(nn.Module):
         out["sign"] = torch.where(torch.rand(2, N, N, generator=gen) < 0.5, -1.0, 1.0)
         theta = torch.zeros(2, N * N)
         for d in range(2):
-            chosen = torch.randperm(N * N, generator=gen)[:count]
-            theta[d, chosen] = deepr.init_scale * torch.randn(count, generator=gen).abs() / math.sqrt(N)
+            if deepr.init_with_replacement:  # the authors' code: repeats leave fewer distinct connections
+                chosen = torch.randint(N * N, (count,), generator=gen).unique()
+            else:
+                chosen = torch.randperm(N * N, generator=gen)[:count]
+            values = torch.randn(count, generator=gen).abs()[: len(chosen)]
+            theta[d, chosen] = deepr.init_scale * values / math.sqrt(N)
         out["theta"] = theta.view(2, N, N)
         return out
 
@@ -194,6 +198,16 @@ class ModularRNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Readouts of both sub-networks, (E, 2, B, C), for inputs x (E, 2, B, 784) or (2, B, 784)."""
         return self.readout(self.hidden_states(x))
+
+    def decide(self, r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The network's output from readouts r (E, 2, B, C) by ``cfg.decision``: see
+        :func:`competitive_decision`. Returns r_out (E, B, C) and the deciding module mu (E, B)."""
+        return competitive_decision(r, self.cfg.decision)
+
+    def readout_parameters(self) -> list[nn.Parameter]:
+        """The layers after h_T: W_hr, b_hr, or the bottleneck W_hb, b_hb and its readout W_br, b_br."""
+        names = ("w_hb", "b_hb", "w_br", "b_br") if self.cfg.bottleneck else ("w_hr", "b_hr")
+        return [getattr(self, name) for name in names]
 
     # ----------------------------------------------------------------------------------------------
     def adjacency(self) -> torch.Tensor:
@@ -295,12 +309,15 @@ class Recurrence(torch.autograd.Function):
         return grad_u, grad_w, None
 
 
-def competitive_decision(r: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def competitive_decision(r: torch.Tensor, rule: str = "max") -> tuple[torch.Tensor, torch.Tensor]:
     """The network's output r_out = r^mu with mu = argmax_n max_i r^n_i. Paper: section 2.2.
 
+    ``rule="abs_max"`` takes mu = argmax_n max_i |r^n_i| instead, as the authors' code does.
     r: (E, 2, B, C). Returns r_out (E, B, C) and mu (E, B).
     """
-    mu = r.amax(dim=-1).argmax(dim=1)  # (E, B)
+    if rule not in ("max", "abs_max"):
+        raise ValueError(f"rule must be 'max' or 'abs_max', got {rule!r}")
+    mu = (r.abs() if rule == "abs_max" else r).amax(dim=-1).argmax(dim=1)  # (E, B)
     index = mu[:, None, :, None].expand(-1, 1, -1, r.shape[-1])
     return r.gather(1, index).squeeze(1), mu
 

@@ -21,6 +21,18 @@ def adadelta_(params, grads, square_avg, acc_delta, lr: torch.Tensor, rho: float
         p.sub_(lr * delta)
 
 
+def adam_(params, grads, exp_avg, exp_avg_sq, step: torch.Tensor, lr: torch.Tensor,
+          beta1: float, beta2: float, eps: float) -> None:
+    """One Adam step, in place, over lists of tensors: ``torch.optim.Adam``'s formula (no weight
+    decay, no amsgrad). ``step`` is a 0-d tensor counting steps, incremented here; ``lr`` is 0-d."""
+    step.add_(1)
+    bias1, bias2 = 1 - beta1**step, 1 - beta2**step
+    for p, g, m, v in zip(params, grads, exp_avg, exp_avg_sq):
+        m.lerp_(g, 1 - beta1)
+        v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        p.sub_(lr / bias1 * m / ((v / bias2).sqrt() + eps))
+
+
 def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
                  beta1: float, beta2: float, eps: float, l1: float) -> None:
     """Deep-R's gradient step on theta (E, 2, N, N), in place, on the active entries only.

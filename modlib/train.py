@@ -1,4 +1,4 @@
-"""Training E networks on the main task at once: Adadelta for the sub-networks, Deep-R between them.
+"""Training E networks on the main task at once: Adadelta (or Adam) for the sub-networks, Deep-R between them.
 
 Paper: section 2.4 and Table 1; book: chapter 3 and the discussion. Each network has its own data order, drawn from
 its own seed, and its own loss; the losses are summed, so every network gets exactly the gradient it
@@ -18,7 +18,7 @@ from . import optim, runtime
 from .config import TrainConfig
 from .data import PairedDigits
 from .deepr import DeepR
-from .model import ModularRNN, competitive_decision, per_network_loss
+from .model import ModularRNN, per_network_loss
 
 
 
@@ -51,7 +51,7 @@ def predict(model: ModularRNN, data: PairedDigits, batch_size: int = 2000) -> to
     out = []
     for start in range(0, len(data), batch_size):
         x = data.inputs(slice(start, start + batch_size)).transpose(0, 1).to(device)  # (2, B, 784)
-        r_out, _ = competitive_decision(model(x))
+        r_out, _ = model.decide(model(x))
         out.append(r_out.argmax(-1).cpu())
     return torch.cat(out, dim=1)
 
@@ -96,10 +96,22 @@ def train(
         raise ValueError("train_data must hold at least one pair")
     images = train_data.images.to(device)
     pairs, target = train_data.pairs.to(device), train_data.target.to(device)
-    dense = model.dense_parameters()
-    square_avg = [torch.zeros_like(p) for p in dense]
-    acc_delta = [torch.zeros_like(p) for p in dense]
-    adadelta = optim.compiled("adadelta_") if compile else optim.adadelta_
+    frozen = {id(p) for p in model.readout_parameters()} if cfg.freeze_readout else set()
+    dense = [p for p in model.dense_parameters() if id(p) not in frozen]
+    for p in model.readout_parameters() if cfg.freeze_readout else ():
+        p.requires_grad_(False)  # left at its initial values: no gradient, no update
+    state = [[torch.zeros_like(p) for p in dense] for _ in range(2)]  # Adadelta's or Adam's two averages
+    if cfg.optimizer == "adam":
+        adam = optim.compiled("adam_") if compile else optim.adam_
+        adam_step = torch.zeros((), device=device)
+
+        def update(grads):
+            adam(dense, grads, *state, adam_step, lr, *cfg.adam_betas, cfg.adam_eps)
+    else:
+        adadelta = optim.compiled("adadelta_") if compile else optim.adadelta_
+
+        def update(grads):
+            adadelta(dense, grads, *state, lr, cfg.rho, cfg.eps)
     lr = torch.tensor(cfg.lr, device=device)
     deepr = DeepR(model, cfg.deepr, compile=compile)
     order_gens = [torch.Generator().manual_seed(7_919 * (s + 1)) for s in model.seeds]
@@ -120,13 +132,13 @@ def train(
             idx = order[:, start : start + cfg.batch_size]  # (E, B)
             rows = pairs[idx].transpose(1, 2).flatten()  # image of each (network, sub-network, example)
             x = torch.index_select(images, 0, rows, out=x_buffer[: len(rows)]).view(E, 2, -1, images.shape[1])  # (E, 2, B, 784)
-            r_out, _ = competitive_decision(model(x))  # (E, B, C)
+            r_out, _ = model.decide(model(x))  # (E, B, C)
             loss = per_network_loss(r_out, target[idx])  # (E,)
             for p in model.parameters():
                 p.grad = None
             (loss * training).sum().backward()
             with torch.no_grad():
-                adadelta(dense, [p.grad for p in dense], square_avg, acc_delta, lr, cfg.rho, cfg.eps)
+                update([p.grad for p in dense])
             deepr.step()
             step += 1
             if on_step is not None:
@@ -151,6 +163,8 @@ def train(
             if not training.any():
                 break
     bar.close()
+    for p in model.readout_parameters() if cfg.freeze_readout else ():
+        p.requires_grad_(True)  # frozen for this training only: later retraining (the metrics) may train it
     final = [h[-1] for h in history]
     return TrainResult(
         accuracy=final,
