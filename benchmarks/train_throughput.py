@@ -10,6 +10,8 @@ Prints, measured side by side in one run on this machine:
 A network-epoch is one pass over the ~48k training pairs; each run here trains on a slice of
 ``--pairs`` pairs and scales (the cost per step does not depend on the epoch).
 Usage: python benchmarks/train_throughput.py [--pairs 3840] [--sizes 1 10 100] [--device cpu|cuda]
+       [--cell rnn leaky gru lstm]
+With ``--cell`` each cell is timed the same way, its plain loop written with torch's own cell module.
 With ``--device cuda`` the batched trainer runs on the GPU (its matmul rate measured there); the plain
 loop and the floor, written for the CPU, are skipped.
 """
@@ -80,8 +82,43 @@ class PlainNet(nn.Module):
         return r[mu, torch.arange(len(x0))]
 
 
-def plain_train(p: float, train_data: data.PairedDigits, batch_size: int = 128) -> None:
-    net = PlainNet(p)
+class PlainCellNet(PlainNet):
+    """One two-module network of another cell, written plainly with torch's own cell modules
+    (nn.RNNCell for the leaky cell, nn.GRUCell, nn.LSTMCell); the other module's signal is added to
+    the hidden state the cell reads."""
+
+    def __init__(self, p: float, cell: str):
+        super().__init__(p)
+        self.cell = cell
+        make = {"leaky": nn.RNNCell, "gru": nn.GRUCell, "lstm": nn.LSTMCell}[cell]
+        self.cells = nn.ModuleList(make(D, N) for _ in range(2))
+        del self.ih, self.hh
+        for param in self.cells.parameters():
+            nn.init.uniform_(param, -0.1, 0.1)
+
+    def forward(self, x0, x1):
+        w = self.sign * torch.relu(self.theta)
+        h = [torch.zeros(len(x0), N), torch.zeros(len(x0), N)]
+        c = [torch.zeros(len(x0), N), torch.zeros(len(x0), N)]
+        for _ in range(T):
+            read = [h[0] + h[1] @ w[1].T, h[1] + h[0] @ w[0].T]
+            new = []
+            for n, x in enumerate((x0, x1)):
+                if self.cell == "lstm":
+                    hn, c[n] = self.cells[n](x, (read[n], c[n]))
+                elif self.cell == "leaky":
+                    hn = 0.5 * h[n] + 0.5 * self.cells[n](x, read[n])
+                else:
+                    hn = self.cells[n](x, read[n])
+                new.append(hn)
+            h = new
+        r = torch.stack([self.hr[0](h[0]), self.hr[1](h[1])])  # (2, B, C)
+        mu = r.amax(-1).argmax(0)
+        return r[mu, torch.arange(len(x0))]
+
+
+def plain_train(p: float, train_data: data.PairedDigits, batch_size: int = 128, cell: str = "rnn") -> None:
+    net = PlainNet(p) if cell == "rnn" else PlainCellNet(p, cell)
     dense = torch.optim.Adadelta([q for name, q in net.named_parameters() if name != "theta"], lr=0.5)
     adam = torch.optim.Adam([net.theta], lr=0.05)
     k = int((net.theta[0] > 0).sum())
@@ -158,6 +195,8 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 10, 100], help="numbers of networks E")
     ap.add_argument("--plain-networks", type=int, default=2, help="networks the plain loop trains")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda: the batched trainer only)")
+    ap.add_argument("--cell", nargs="+", default=["rnn"], choices=config.CELLS,
+                    help="cells to time (default: rnn, eq. (3)); the floor is printed for rnn only")
     args = ap.parse_args()
     on_cpu = torch.device(args.device).type == "cpu"
     # The allocator setting the trainer applies (modlib.runtime), applied to the plain loop too.
@@ -175,26 +214,29 @@ def main() -> None:
     cfg = config.TrainConfig(epochs=1)
     warm_data = data.paired_mnist("train", n=256)
 
-    plain = None
-    if on_cpu and args.plain_networks:
-        start = time.perf_counter()
-        for e in range(args.plain_networks):
-            plain_train(0.01, train_data)
-        plain = args.plain_networks / ((time.perf_counter() - start) * scale)
-        print(f"{'plain loop, one network at a time':<36} {plain:7.3f} network-epochs/s  {plain * fl:6.1f} GFLOP/s "
-              f"({plain * fl / peak:5.1%} of matmul)")
-    for E in args.sizes:
-        p = np.geomspace(1e-4, 1.0, E).tolist()
-        # compile the fused updates for this E first (torch.compile specialises on shapes), untimed
-        train.train(model.ModularRNN(p, list(range(E))), warm_data, test_data, cfg, progress=False, compile=True,
-                    device=args.device)
-        net = model.ModularRNN(p, list(range(E)))
-        result = train.train(net, train_data, test_data, cfg, progress=False, compile=True, device=args.device)
-        rate = E / (result.seconds * scale)
-        versus = f"  {rate / plain:5.1f}x plain" if plain else ""
-        print(f"{f'batched trainer, E = {E}, {args.device}':<36} {rate:7.3f} network-epochs/s  {rate * fl:6.1f} GFLOP/s "
-              f"({rate * fl / peak:5.1%} of matmul){versus}")
-    if not on_cpu:
+    for cell in args.cell:
+        # GFLOP/s are counted for eq. (3)'s work; a gated cell does 3 or 4 times the recurrent work
+        plain = None
+        if on_cpu and args.plain_networks:
+            start = time.perf_counter()
+            for e in range(args.plain_networks):
+                plain_train(0.01, train_data, cell=cell)
+            plain = args.plain_networks / ((time.perf_counter() - start) * scale)
+            print(f"{f'{cell}: plain loop, one network at a time':<42} {plain:7.3f} network-epochs/s  "
+                  f"{plain * fl:6.1f} GFLOP/s ({plain * fl / peak:5.1%} of matmul)")
+        mcfg = config.ModelConfig(cell=cell)
+        for E in args.sizes:
+            p = np.geomspace(1e-4, 1.0, E).tolist()
+            # compile the fused updates for this E first (torch.compile specialises on shapes), untimed
+            train.train(model.ModularRNN(p, list(range(E)), cfg=mcfg), warm_data, test_data, cfg, progress=False,
+                        compile=True, device=args.device)
+            net = model.ModularRNN(p, list(range(E)), cfg=mcfg)
+            result = train.train(net, train_data, test_data, cfg, progress=False, compile=True, device=args.device)
+            rate = E / (result.seconds * scale)
+            versus = f"  {rate / plain:5.1f}x plain" if plain else ""
+            print(f"{f'{cell}: batched trainer, E = {E}, {args.device}':<42} {rate:7.3f} network-epochs/s  "
+                  f"{rate * fl:6.1f} GFLOP/s ({rate * fl / peak:5.1%} of matmul){versus}")
+    if not on_cpu or "rnn" not in args.cell:
         return
     E = max(args.sizes)
     mm, upd = step_floor(E)

@@ -18,6 +18,8 @@ import numbers
 from dataclasses import dataclass, field
 
 N_HIDDEN = 100  # N, units per sub-network (paper: 100)
+CELLS = ("rnn", "leaky", "gru", "lstm")
+GATES = {"rnn": 1, "leaky": 1, "gru": 3, "lstm": 4}  # blocks of N rows in W_ih and W_hh (torch's order)
 
 
 class ConfigError(ValueError):
@@ -115,10 +117,13 @@ class ModelConfig:
     init_range: float = 0.1  # dense weights and biases ~ U(-0.1, 0.1) (paper: 0.1)
     input_scale: float = 0.3  # factor on the normalised image before W_ih (paper: 1; see the discussion)
     coupling: str = "eq3"  # "eq3": W_sparse h^m enters the pre-activation as eq. (3) writes it; "authors": it is added to h^n before W_hh, as in the authors' code
+    cell: str = "rnn"  # the modules' cell: "rnn", eq. (3) (paper); "leaky", "gru", "lstm" (the paper's future work; the book's chapter 1 gives their equations)
+    leak: float = 0.5  # a = dt / tau of the "leaky" cell, h_t = (1 - a) h_{t-1} + a tanh(...) (paper: no leaky cell)
+    connections: str = "deepr"  # between the modules: "deepr", trained and rewired (paper); "fixed", a fixed random mask of the same count whose weights the modules' optimizer trains
     decision: str = "max"  # which module decides: "max", the largest max_i r_i (paper: "most certain"); "abs_max", the largest max_i |r_i| (the authors' code)
 
     def __post_init__(self):
-        check_int(self, "n_hidden", 1)
+        check_int(self, "n_hidden", 2, 1000)
         check_int(self, "n_inputs", 1)
         check_int(self, "n_classes", 2)
         check_int(self, "n_steps", 1)
@@ -127,6 +132,12 @@ class ModelConfig:
         check_real(self, "input_scale", 0, low_open=True)
         check_choice(self, "coupling", ("eq3", "authors"))
         check_choice(self, "decision", ("max", "abs_max"))
+        check_choice(self, "cell", CELLS)
+        check_real(self, "leak", 0, 1, low_open=True)
+        check_choice(self, "connections", ("deepr", "fixed"))
+        if self.cell in ("gru", "lstm") and self.coupling != "eq3":
+            raise ConfigError(f"coupling must be 'eq3' with the {self.cell} cell, got {self.coupling!r}: a gated "
+                              "cell takes the other module's signal inside its recurrent products already")
 
 
 @dataclass(frozen=True)
@@ -190,6 +201,9 @@ class TrainConfig:
         check_real(self, "eps", 0, low_open=True)
         check_real(self, "target_accuracy", 0, 1)
         check_choice(self, "optimizer", ("adadelta", "adam"))
+        if self.optimizer == "adam" and self.max_epochs:
+            raise ConfigError("max_epochs must be 0 with optimizer 'adam': the longer schedule stops a network by "
+                              "zeroing its gradient, which stops Adadelta but not Adam's momentum")
         check_real(self, "adam_eps", 0, low_open=True)
         _set(self, "adam_betas", check_betas("adam_betas", self.adam_betas))
         check_bool(self, "freeze_readout")

@@ -67,6 +67,8 @@ class DeepR:
     @torch.no_grad()
     def step(self) -> None:
         """One Deep-R update of theta, after ``loss.backward()``."""
+        if self.model.cfg.connections == "fixed":
+            return  # a fixed mask: nothing to rewire, and the modules' optimizer trains the weights
         theta, cfg = self.model.theta, self.cfg
         E = theta.shape[0]
         grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)

@@ -33,6 +33,11 @@ from .metrics import MetricsConfig
 # hash, and every stored network and committed row, stay what they were; at any other value it
 # is written (and hashed) like every other setting.
 ADDED_LATER = {
+    "n_conn": 0,
+    "model.cell": "rnn",
+    "model.leak": 0.5,
+    "model.connections": "deepr",
+    "metrics.time_resolved": False,
     "model.decision": "max",
     "train.optimizer": "adadelta",
     "train.adam_betas": [0.9, 0.999],
@@ -44,7 +49,7 @@ ADDED_LATER = {
 }
 
 # Fields that leave every tensor shape unchanged: networks differing only in these train together.
-BATCHED = ("p", "seed")
+BATCHED = ("p", "n_conn", "seed")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Experiment:
     network for the weight-mask and correlation metrics, the bottleneck one for the bottleneck metric)."""
 
     p: float = 1e-4  # connection fraction per direction, in [1/N^2, 1] (paper: 10 values from 1/N^2 to 1)
+    n_conn: int = 0  # connections per direction given exactly, in [1, N^2]; 0 = round(p N^2) from p (paper: from p). When set, p is n_conn / N^2
     seed: int = 0  # the network's seed: its weights, connections, data order and metric draws (paper: 10 repeats)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -67,6 +73,9 @@ class Experiment:
             elif not isinstance(value, cls):
                 raise ConfigError(f"{name} must be a {cls.__name__}, got {value!r}")
         low = 1.0 / self.model.n_hidden**2
+        check_int(self, "n_conn", 0, self.model.n_hidden**2)
+        if self.n_conn:
+            object.__setattr__(self, "p", self.n_conn / self.model.n_hidden**2)
         p = self.p
         if isinstance(p, bool) or not isinstance(p, (int, float)) and not _is_real(p):
             raise ConfigError(f"p must be a number in [1/N^2, 1] = [{low:g}, 1], got {p!r}")

@@ -29,14 +29,14 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import cka, optim, runtime, structure
-from .config import TrainConfig, check_int, check_real
+from .config import TrainConfig, check_bool, check_int, check_real
 from .data import PairedDigits
-from .model import ModularRNN, competitive_decision, per_network_loss, recurrent_matrix, run_recurrence
+from .model import ModularRNN, competitive_decision, per_network_loss, run_cell
 
 ADADELTA_EPS = TrainConfig().eps  # the same Adadelta epsilon as the main training
 METRICS = ("bottleneck", "weight_mask", "correlation", "cka_distance")
-# Columns that identify one network in the tables (everything but sub-network, task, metric, value).
-NETWORK_COLUMNS = ["network", "architecture", "p", "n_conn", "Q", "seed", "coupling", "accuracy"]
+# Columns that identify one measurement's network (and the step of the states it read) in the tables.
+NETWORK_COLUMNS = ["network", "architecture", "p", "n_conn", "Q", "seed", "coupling", "accuracy", "step"]
 _SALT = {"bottleneck": 11, "mask": 23, "subset": 37, "pairing": 41, "order": 53}
 
 
@@ -64,6 +64,8 @@ class MetricsConfig:
     # Correlation metric (section 3.3) and CKA distance (appendix A.3), on the test pairs
     n_pairs: int | None = None  # test pairs used (a seeded random subset); None = all (about 8000)
     cka_repeats: int = 5  # random pairings x -> x' averaged for CKA
+    # Over time (beyond the paper; book: the discussion)
+    time_resolved: bool = False  # also measure the correlation metric and the bottleneck probe on the states of every earlier step t = 1..T-1 (paper: h_T only)
     # Shared
     seed: int = 0  # seeds every draw of the metrics, with each network's own seed
     eval_batch_size: int = 2000  # pairs per forward pass when computing states and accuracies
@@ -82,6 +84,7 @@ class MetricsConfig:
         for name in ("bottleneck_rho", "mask_momentum"):
             check_real(self, name, 0, 1, high_open=True)
         check_real(self, "mask_weight_decay", 0)
+        check_bool(self, "time_resolved")
 
 
 def _seed(*parts: int) -> int:
@@ -112,13 +115,17 @@ def _batch_orders(n: int, epochs: int, seeds, cfg_seed: int, purpose: int) -> li
 
 @torch.no_grad()
 def final_states(model: ModularRNN, data: PairedDigits, batch_size: int = 2000,
-                 bottleneck: bool = False) -> torch.Tensor:
+                 bottleneck: bool = False, step: int | None = None) -> torch.Tensor:
     """h_T of eq. (3) for every pair of ``data``: (E, 2, n, N); with ``bottleneck=True`` the
-    bottleneck states b^n = W_hb^n h_T^n + b_hb^n instead: (E, 2, n, bottleneck)."""
+    bottleneck states b^n = W_hb^n h_T^n + b_hb^n instead: (E, 2, n, bottleneck). ``step`` = t in
+    1..T takes the states h_t of that step instead (the same as h_T at t = T)."""
+    T = model.cfg.n_steps
+    if step is not None and not (isinstance(step, int) and 1 <= step <= T):
+        raise ValueError(f"step must be an integer in [1, {T}] (the network's steps), got {step!r}")
     out = []
     for batch in _batches(len(data), batch_size):
         x = data.inputs(batch).transpose(0, 1).to(_device(model))  # (2, B, 784)
-        h = model.hidden_states(x)  # (E, 2, B, N)
+        h = model.hidden_states(x) if step in (None, T) else model.states(x)[step - 1]  # (E, 2, B, N)
         out.append(model.bottleneck_states(h) if bottleneck else h)
     return torch.cat(out, dim=2)
 
@@ -220,7 +227,8 @@ def readout_accuracy(b_test: torch.Tensor, digits: torch.Tensor, w: torch.Tensor
 
 
 def bottleneck_metric(model: ModularRNN, train_data: PairedDigits, test_data: PairedDigits,
-                      cfg: MetricsConfig | None = None, progress: bool = False) -> torch.Tensor:
+                      cfg: MetricsConfig | None = None, progress: bool = False,
+                      step: int | None = None) -> torch.Tensor:
     """Bottleneck metric M(n, k) of every network: (E, 2, 2) test accuracy. Paper: section 3.1.
 
     On networks trained on the main task with a bottleneck (``model.cfg.bottleneck > 0``), only
@@ -229,14 +237,15 @@ def bottleneck_metric(model: ModularRNN, train_data: PairedDigits, test_data: Pa
     ``cfg.bottleneck_repeats``. Since everything below W_br^n is frozen, the bottleneck states are
     computed once for all pairs and the 5 -> 10 linear readouts are trained on them, for all
     networks, both n and both k together (the same as retraining through the whole network: a
-    unit test checks it).
+    unit test checks it). ``step`` = t < T retrains the same readouts on b_t = W_hb h_t + b_hb,
+    the states of an earlier step (a linear probe of what the bottleneck holds at that step).
     """
     cfg = cfg or MetricsConfig()
     runtime.keep_freed_memory()
     if not model.cfg.bottleneck:
         raise ValueError("bottleneck_metric needs a bottleneck network (model.cfg.bottleneck > 0)")
-    b_train = final_states(model, train_data, cfg.eval_batch_size, bottleneck=True)  # (E, 2, n, F)
-    b_test = final_states(model, test_data, cfg.eval_batch_size, bottleneck=True)
+    b_train = final_states(model, train_data, cfg.eval_batch_size, bottleneck=True, step=step)  # (E, 2, n, F)
+    b_test = final_states(model, test_data, cfg.eval_batch_size, bottleneck=True, step=step)
     orders = _batch_orders(len(train_data), cfg.bottleneck_epochs, model.seeds, cfg.seed, 0)  # (E, n) per epoch
     w, bias = retrain_readouts(b_train, train_data.digits, *readout_init(model, cfg), cfg, orders=orders,
                                progress=progress)
@@ -257,7 +266,8 @@ def mask_layout(model: ModularRNN) -> tuple[list[tuple[str, tuple[int, ...]]], t
     if model.cfg.bottleneck:
         raise ValueError("the weight-mask metric is defined on the standard network (model.cfg.bottleneck == 0)")
     N, C = model.cfg.n_hidden, model.cfg.n_classes
-    layout = [("w_hh", (2, N, N)), ("b_hh", (2, N)), ("w_hr", (2, C, N)), ("b_hr", (2, C))]
+    G = model.w_hh.shape[-2]  # N, or 3N / 4N for a gated cell (all its gates' recurrent weights)
+    layout = [("w_hh", (2, G, N)), ("b_hh", (2, G)), ("w_hr", (2, C, N)), ("b_hr", (2, C))]
     labels = torch.cat([torch.arange(2).repeat_interleave(math.prod(shape[1:])) for _, shape in layout])
     return layout, labels
 
@@ -337,8 +347,7 @@ def masked_readouts(model: ModularRNN, masked: torch.Tensor, net: torch.Tensor, 
     """
     layout, _ = mask_layout(model)
     p = _unflatten(masked, layout)
-    w_rec = recurrent_matrix(p["w_hh"], model.w_sparse().detach()[net], model.cfg.coupling)  # (J, 2N, 2N)
-    h = run_recurrence(drive[net] + p["b_hh"].unsqueeze(2), w_rec, model.cfg.n_steps)  # (J, 2, B, N)
+    h = run_cell(model.cfg, drive[net], p["w_hh"], p["b_hh"], model.w_sparse().detach()[net])  # (J, 2, B, N)
     return h @ p["w_hr"].transpose(-1, -2) + p["b_hr"].unsqueeze(2)  # (J, 2, B, C)
 
 
@@ -525,11 +534,13 @@ def _network_columns(model: ModularRNN, architecture: str, accuracy, network_ids
         q = structure.q_modularity(model.adjacency().cpu(), model.groups().cpu()).numpy()
     return pd.DataFrame({"network": ids, "architecture": architecture, "p": model.p.cpu().numpy(),
                          "n_conn": model.n_conn.cpu().numpy(), "Q": q, "seed": list(model.seeds),
-                         "coupling": model.cfg.coupling, "accuracy": acc})
+                         "coupling": model.cfg.coupling, "accuracy": acc, "step": model.cfg.n_steps})
 
 
-def _rows(networks: pd.DataFrame, metric: str, value: torch.Tensor, subtask_accuracy=None) -> pd.DataFrame:
-    """Long rows from a (E, 2, 2) [e, n, k] metric; subtask_accuracy (E, 2, 2) or None."""
+def _rows(networks: pd.DataFrame, metric: str, value: torch.Tensor, subtask_accuracy=None,
+          step: int | None = None) -> pd.DataFrame:
+    """Long rows from a (E, 2, 2) [e, n, k] metric; subtask_accuracy (E, 2, 2) or None; ``step``:
+    the step of the states measured (default: the last, T)."""
     E = len(networks)
     e, n, k = np.meshgrid(np.arange(E), np.arange(2), np.arange(2), indexing="ij")
     sub = np.full((E, 2, 2), np.nan) if subtask_accuracy is None else np.asarray(subtask_accuracy, dtype=float)
@@ -537,6 +548,8 @@ def _rows(networks: pd.DataFrame, metric: str, value: torch.Tensor, subtask_accu
     rows["subnetwork"], rows["task"], rows["metric"] = n.ravel(), k.ravel(), metric
     rows["value"] = np.asarray(value, dtype=float).ravel()
     rows["subtask_accuracy"] = sub.ravel()
+    if step is not None:
+        rows["step"] = step
     return rows
 
 
@@ -555,9 +568,11 @@ def compute_all(standard: ModularRNN | None = None, bottleneck: ModularRNN | Non
 
     Returns a long table, one row per (network, architecture, subnetwork n, task k, metric):
     network, architecture ("standard"/"bottleneck"), p, n_conn, Q (eq. 4 on the network's real
-    adjacency), seed, coupling, accuracy (main task), subnetwork, task, metric, value (M(n, k)), and
-    subtask_accuracy (the retrained part's test accuracy on digit k: the bottleneck readout's, or the
-    masked network's; NaN for the correlation metrics).
+    adjacency), seed, coupling, accuracy (main task), step (the step t of the states measured: T,
+    and with ``cfg.time_resolved`` every earlier step for the correlation metric and the bottleneck
+    probe), subnetwork, task, metric, value (M(n, k)), and subtask_accuracy (the retrained part's
+    test accuracy on digit k: the bottleneck readout's, or the masked network's; NaN for the
+    correlation metrics).
     """
     from .train import accuracy as main_accuracy
 
@@ -584,6 +599,9 @@ def compute_all(standard: ModularRNN | None = None, bottleneck: ModularRNN | Non
         h = final_states(standard, data, cfg.eval_batch_size)  # (E, 2, n, N)
         tables.append(_rows(nets, "correlation", correlation_metric(standard, data, cfg, states=h)))
         tables.append(_rows(nets, "cka_distance", cka_distance_metric(standard, data, cfg, states=h)))
+        for t in range(1, standard.cfg.n_steps) if cfg.time_resolved else ():
+            h_t = final_states(standard, data, cfg.eval_batch_size, step=t)
+            tables.append(_rows(nets, "correlation", correlation_metric(standard, data, cfg, states=h_t), step=t))
     if bottleneck is not None:
         if train_data is None:
             raise ValueError("train_data is needed by the bottleneck metric")
@@ -591,6 +609,9 @@ def compute_all(standard: ModularRNN | None = None, bottleneck: ModularRNN | Non
         nets = _network_columns(bottleneck, "bottleneck", acc, network_ids)
         value = bottleneck_metric(bottleneck, train_data, test_data, cfg, progress=progress)
         tables.append(_rows(nets, "bottleneck", value, value))
+        for t in range(1, bottleneck.cfg.n_steps) if cfg.time_resolved else ():
+            value = bottleneck_metric(bottleneck, train_data, test_data, cfg, step=t)
+            tables.append(_rows(nets, "bottleneck", value, value, step=t))
     return pd.concat(tables, ignore_index=True)
 
 

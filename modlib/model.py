@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import DeepRConfig, ModelConfig
+from .config import GATES, DeepRConfig, ModelConfig
 
 
 def n_connections(p: float, n_hidden: int) -> int:
@@ -94,6 +94,12 @@ class ModularRNN(nn.Module):
                 self.register_buffer("sign", stacked)  # (E, 2, N, N), +-1, fixed
             else:
                 setattr(self, name, nn.Parameter(stacked))
+        if cfg.connections == "fixed":
+            # A fixed mask: the connections Deep-R would start from, never rewired; their weights
+            # start at s * theta and are trained freely (no sign constraint) with the modules'.
+            self.register_buffer("mask", self.theta.detach() > 0)  # (E, 2, N, N)
+            with torch.no_grad():
+                self.theta.mul_(self.sign)
 
     @property
     def n_networks(self) -> int:
@@ -109,15 +115,16 @@ class ModularRNN(nn.Module):
         """One network's parameters, drawn in a fixed order from its own generator."""
         gen = torch.Generator().manual_seed(seed)
         N, C, a = cfg.n_hidden, cfg.n_classes, cfg.init_range
+        G = GATES[cfg.cell] * N  # rows of W_ih and W_hh: one block per gate, in torch's order
 
         def uniform(*shape):
             return (torch.rand(shape, generator=gen) * 2 - 1) * a
 
         out = {
-            "w_ih": uniform(2, N, cfg.n_inputs),
-            "b_ih": uniform(2, N),
-            "w_hh": uniform(2, N, N),
-            "b_hh": uniform(2, N),
+            "w_ih": uniform(2, G, cfg.n_inputs),
+            "b_ih": uniform(2, G),
+            "w_hh": uniform(2, G, N),
+            "b_hh": uniform(2, G),
         }
         if cfg.bottleneck:
             out |= {
@@ -148,14 +155,20 @@ class ModularRNN(nn.Module):
         and Deep-R, which only trains and rewires to replace active connections that die, leaves
         them so. The control for :func:`modlib.data.no_communication_accuracy`. Returns the model."""
         self.theta.zero_()
+        if self.cfg.connections == "fixed":
+            self.mask.zero_()
         return self
 
     def active(self) -> torch.Tensor:
-        """Active inter-module connections (theta > 0): (E, 2, N, N) bool."""
-        return self.theta > 0
+        """Active inter-module connections: (E, 2, N, N) bool; theta > 0 under Deep-R, the fixed mask
+        with ``connections="fixed"``."""
+        return self.mask if self.cfg.connections == "fixed" else self.theta > 0
 
     def w_sparse(self) -> torch.Tensor:
-        """Inter-module weights w = s * theta where theta > 0, else 0: (E, 2, N, N) = (E, d, post, pre)."""
+        """Inter-module weights w = s * theta where theta > 0, else 0 (Deep-R), or theta on the fixed
+        mask (``connections="fixed"``): (E, 2, N, N) = (E, d, post, pre)."""
+        if self.cfg.connections == "fixed":
+            return self.theta * self.mask
         return self.sign * torch.relu(self.theta)
 
     def recurrent_matrix(self) -> torch.Tensor:
@@ -169,20 +182,26 @@ class ModularRNN(nn.Module):
         x: (E, 2, B, 784) per-network inputs, or (2, B, 784) shared by all networks.
         Returns (E, 2, B, N).
         """
-        E, N = self.n_networks, self.cfg.n_hidden
+        E, G = self.n_networks, self.w_ih.shape[-2]  # G = N, or 3N / 4N for a gated cell
         if x.dim() == 3:
             x = x.unsqueeze(0).expand(E, *x.shape)
         B = x.shape[2]
-        w_ih = self.w_ih.reshape(E * 2, N, -1)  # (2E, N, 784)
-        drive = torch.bmm(w_ih, x.reshape(E * 2, B, -1).transpose(1, 2))  # (2E, N, B)
+        w_ih = self.w_ih.reshape(E * 2, G, -1)  # (2E, G, 784)
+        drive = torch.bmm(w_ih, x.reshape(E * 2, B, -1).transpose(1, 2))  # (2E, G, B)
         if self.cfg.input_scale != 1:
             drive = drive * self.cfg.input_scale
-        return drive.view(E, 2, N, B).transpose(-1, -2) + self.b_ih.unsqueeze(2)  # (E, 2, B, N)
+        return drive.view(E, 2, G, B).transpose(-1, -2) + self.b_ih.unsqueeze(2)  # (E, 2, B, G)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
-        """Final hidden states h_T of eq. (3) for inputs x (E, 2, B, 784) or (2, B, 784): (E, 2, B, N)."""
-        drive = self.input_drive(x) + self.b_hh.unsqueeze(2)
-        return run_recurrence(drive, self.recurrent_matrix(), self.cfg.n_steps)
+        """Final hidden states h_T of eq. (3) (or of ``cfg.cell``) for inputs x (E, 2, B, 784) or
+        (2, B, 784): (E, 2, B, N)."""
+        return run_cell(self.cfg, self.input_drive(x), self.w_hh, self.b_hh, self.w_sparse())
+
+    @torch.no_grad()
+    def states(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden states of every step t = 1..T (no gradient): (T, E, 2, B, N); the last is
+        :meth:`hidden_states`, to the bit."""
+        return run_cell(self.cfg, self.input_drive(x), self.w_hh, self.b_hh, self.w_sparse(), all_steps=True)
 
     def bottleneck_states(self, h: torch.Tensor) -> torch.Tensor:
         """b^n = W_hb^n h_T^n + b_hb^n (fig. 1b): (E, 2, B, N) -> (E, 2, B, bottleneck)."""
@@ -260,6 +279,65 @@ def recurrent_matrix(w_hh: torch.Tensor, w_sparse: torch.Tensor, coupling: str =
     return torch.cat([top, bottom], dim=-2)
 
 
+def run_cell(cfg: ModelConfig, x_drive: torch.Tensor, w_hh: torch.Tensor, b_hh: torch.Tensor,
+             w_sparse: torch.Tensor, all_steps: bool = False) -> torch.Tensor:
+    """The two modules' recurrence for any cell of ``cfg.cell``, over J networks at once.
+
+    x_drive: (J, 2, B, G) the input terms W_ih x + b_ih (G = N, or 3N / 4N for "gru" / "lstm");
+    w_hh: (J, 2, G, N); b_hh: (J, 2, G); w_sparse: (J, 2, N, N), direction d maps d -> 1 - d.
+    Returns h_T (J, 2, B, N), or with ``all_steps`` every h_t (T, J, 2, B, N) (no gradient path
+    is kept for "rnn" then). h_0 = 0 (and c_0 = 0). The cells (book: chapter 1):
+
+    - "rnn": eq. (3), h_t = tanh(u + W_hh h_{t-1} + b_hh + s_t) with s_t the other module's signal
+      W_sparse h^m_{t-1} (or, with the authors' coupling, W_hh (h_{t-1} + W_sparse h^m_{t-1}));
+    - "leaky": h_t = (1 - a) h_{t-1} + a tanh(the same pre-activation), a = ``cfg.leak``;
+    - "gru", "lstm": torch's GRU and LSTM cells, with h_{t-1} + s_t, s_t = W_sparse h^m_{t-1},
+      in place of h_{t-1} inside the recurrent products W_h* h (the carried state is unchanged).
+    """
+    T = cfg.n_steps
+    if cfg.cell in ("rnn", "leaky"):
+        drive = x_drive + b_hh.unsqueeze(2)
+        w_rec = recurrent_matrix(w_hh, w_sparse, cfg.coupling)
+        if cfg.cell == "rnn" and not all_steps:
+            return run_recurrence(drive, w_rec, T)
+        J, _, B, N = drive.shape
+        u = drive.transpose(1, 2).reshape(J, B, 2 * N)  # (J, B, 2N)
+        w = w_rec.transpose(-1, -2)  # (J, 2N, 2N) as (pre, post)
+        if cfg.cell == "rnn":  # all steps: the same operations as Recurrence.forward, so h_T is the same
+            return rnn_states(u, w, T).view(T, J, B, 2, N).transpose(2, 3)
+        out, h = [], None
+        for t in range(T):
+            pre = torch.tanh(u) if t == 0 else torch.tanh(torch.baddbmm(u, h, w))
+            h = cfg.leak * pre if t == 0 else (1 - cfg.leak) * h + cfg.leak * pre
+            out.append(h.view(J, B, 2, N).transpose(1, 2))
+        return torch.stack(out) if all_steps else out[-1]
+    J, _, B, _ = x_drive.shape
+    N = w_hh.shape[-1]
+    w_hh_t = w_hh.transpose(-1, -2)  # (J, 2, N, G)
+    to_0, to_1 = w_sparse[:, 1].transpose(-1, -2), w_sparse[:, 0].transpose(-1, -2)  # (J, N, N) as (pre, post)
+    h = x_drive.new_zeros(J, 2, B, N)
+    c = x_drive.new_zeros(J, 2, B, N)
+    out = []
+    for t in range(T):
+        if t == 0:
+            gates_h = b_hh.unsqueeze(2).expand(J, 2, B, -1)  # W_hh (h_0 + s_1) = 0
+        else:
+            signal = torch.stack([h[:, 1] @ to_0, h[:, 0] @ to_1], dim=1)  # (J, 2, B, N)
+            gates_h = torch.matmul(h + signal, w_hh_t) + b_hh.unsqueeze(2)  # (J, 2, B, G)
+        if cfg.cell == "gru":
+            x_r, x_z, x_n = x_drive.chunk(3, dim=-1)
+            h_r, h_z, h_n = gates_h.chunk(3, dim=-1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            n = torch.tanh(x_n + r * h_n)
+            h = (1 - z) * n + z * h
+        else:
+            i, f, g, o = (x_drive + gates_h).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        out.append(h)
+    return torch.stack(out) if all_steps else out[-1]
+
+
 def run_recurrence(drive: torch.Tensor, w_rec: torch.Tensor, n_steps: int) -> torch.Tensor:
     """Eq. (3) over both sub-networks: h_t = tanh(drive + W_rec h_{t-1}), h_0 = 0; returns h_T.
 
@@ -272,6 +350,17 @@ def run_recurrence(drive: torch.Tensor, w_rec: torch.Tensor, n_steps: int) -> to
     return h.view(J, B, 2, N).transpose(1, 2)
 
 
+def rnn_states(u: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
+    """Every state of eq. (3)'s recurrence: h_1 = tanh(u), h_t = tanh(u + h_{t-1} W); u (E, B, 2N),
+    W (E, 2N, 2N) as (pre, post). Returns (T, E, B, 2N)."""
+    E, B, H = u.shape
+    states = u.new_empty(n_steps, E, B, H)  # (T, E, B, 2N)
+    torch.tanh(u, out=states[0])
+    for t in range(1, n_steps):
+        torch.baddbmm(u, states[t - 1], w, out=states[t]).tanh_()
+    return states
+
+
 class Recurrence(torch.autograd.Function):
     """h_1 = tanh(u), h_t = tanh(u + h_{t-1} W) for t = 2..T, returning h_T. Paper: eq. (3).
 
@@ -282,11 +371,7 @@ class Recurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, w, n_steps: int):
-        E, B, H = u.shape
-        states = u.new_empty(n_steps, E, B, H)  # (T, E, B, 2N)
-        torch.tanh(u, out=states[0])
-        for t in range(1, n_steps):
-            torch.baddbmm(u, states[t - 1], w, out=states[t]).tanh_()
+        states = rnn_states(u, w, n_steps)
         ctx.save_for_backward(states, w)
         return states[-1].clone()
 

@@ -596,3 +596,34 @@ def accuracy_against_p(acc, chance: float = 0.1, ceiling: float | None = None) -
     ax.set_ylabel("test accuracy, main task")
     ax.legend(frameon=False, fontsize=8)
     return _done(fig)
+
+
+# --- The sparse end: readings of the authors' code (the discussion) -----------------------------
+def reading_ablation(table, order: Sequence[str], ceiling: float | None = None,
+                     reference: float | None = None, reference_label: str = "reference") -> Figure:
+    """Test accuracy of every network of the sparse-end ablation, one row per reading (in ``order``,
+    top to bottom) and one panel per coupling: each seed a grey dot, the mean a black bar.
+    ``table``: one row per network with ``reading``, ``coupling`` and ``accuracy``
+    (``results/sparse_end_ablation.csv``); ``ceiling``: the best accuracy without communication
+    (dashed); ``reference``: another accuracy to compare with (dotted)."""
+    couplings = list(dict.fromkeys(table["coupling"]))
+    fig, axes = plt.subplots(1, len(couplings), figsize=(4.2 * len(couplings) + 1.5, 0.3 * len(order) + 1.2),
+                             sharey=True, sharex=True, squeeze=False)
+    y = {name: i for i, name in enumerate(order)}
+    for ax, coupling in zip(axes[0], couplings):
+        part = table[table["coupling"] == coupling]
+        ax.scatter(part["accuracy"], part["reading"].map(y), s=9, color="tab:gray", alpha=0.7, zorder=2)
+        means = part.groupby("reading")["accuracy"].mean()
+        ax.scatter(means.to_numpy(), means.index.map(y), marker="|", s=180, color="k", zorder=3)
+        if ceiling is not None:
+            ax.axvline(ceiling, color="tab:red", lw=0.9, ls="--", label="best without communication")
+        if reference is not None:
+            ax.axvline(reference, color="tab:green", lw=0.9, ls=":", label=reference_label)
+        ax.set_title({"eq3": "coupling of eq. (3)", "authors": "the authors' coupling"}.get(coupling, coupling),
+                     fontsize=10)
+        ax.set_xlabel("test accuracy, main task")
+        ax.grid(axis="x", lw=0.3)
+    axes[0, 0].set_yticks(range(len(order)), order, fontsize=8)
+    axes[0, 0].invert_yaxis()
+    axes[0, -1].legend(frameon=False, fontsize=8, loc="lower right")
+    return _done(fig)

@@ -44,15 +44,36 @@ def load(path: str | Path) -> pd.DataFrame:
     return table
 
 
-def specialization(table: pd.DataFrame, min_accuracy: float = 0.0) -> pd.DataFrame:
+def final_step(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows that measure the last step's states h_T (the paper's metrics): a table without a
+    ``step`` column is all of them; a time-resolved one also holds earlier steps."""
+    if "step" not in table.columns or table["step"].isna().all():
+        return table
+    last = table.groupby("network")["step"].transform("max")
+    return table[table["step"] == last]
+
+
+def specialization(table: pd.DataFrame, min_accuracy: float = 0.0, over_time: bool = False) -> pd.DataFrame:
     """Eq. (8) per network and metric, averaged over the two sub-networks (as in fig. 2).
 
-    Returns one row per (network, metric) with p, Q, seed, accuracy and specialization.
+    Returns one row per (network, metric) with p, Q, seed, accuracy and specialization, from the
+    last step's states; ``over_time=True`` keeps every step measured, one row per (network, metric,
+    step).
     """
-    spec = metrics.specialization_table(table[table["metric"] != "weight_mask_untrained"],
+    t = table if over_time else final_step(table)
+    spec = metrics.specialization_table(t[t["metric"] != "weight_mask_untrained"],
                                         min_accuracy=min_accuracy, on_zero="nan")
     keys = ["network", "architecture", "metric", "p", "Q", "seed", "accuracy"]
+    keys += ["step"] if over_time and "step" in spec.columns else []
     return spec.groupby(keys, as_index=False)["specialization"].mean()
+
+
+def over_time(spec: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each metric's specialization at each p and step,
+    from :func:`specialization` with ``over_time=True``."""
+    return (spec.groupby(["metric", "p", "step"], as_index=False)
+            .agg(mean=("specialization", "mean"), std=("specialization", "std"), n=("specialization", "size"))
+            .sort_values(["metric", "p", "step"]).reset_index(drop=True))
 
 
 def summary(spec: pd.DataFrame) -> pd.DataFrame:
@@ -66,7 +87,8 @@ def summary(spec: pd.DataFrame) -> pd.DataFrame:
 def raw_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds and both sub-networks of the raw metric on the own digit (M(n, n)) and on the
     other one (M(n, 1 - n)), at each p (fig. 3)."""
-    t = table[table["metric"] != "weight_mask_untrained"].copy()
+    t = final_step(table)
+    t = t[t["metric"] != "weight_mask_untrained"].copy()
     t["digit"] = np.where(t["task"] == t["subnetwork"], "own", "other")
     return t.groupby(["metric", "p", "digit"], as_index=False)["value"].agg(["mean", "std"]).reset_index(drop=True)
 

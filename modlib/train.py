@@ -98,6 +98,8 @@ def train(
     pairs, target = train_data.pairs.to(device), train_data.target.to(device)
     frozen = {id(p) for p in model.readout_parameters()} if cfg.freeze_readout else set()
     dense = [p for p in model.dense_parameters() if id(p) not in frozen]
+    if model.cfg.connections == "fixed":
+        dense.append(model.theta)  # fixed connections: their weights train with the modules'
     for p in model.readout_parameters() if cfg.freeze_readout else ():
         p.requires_grad_(False)  # left at its initial values: no gradient, no update
     state = [[torch.zeros_like(p) for p in dense] for _ in range(2)]  # Adadelta's or Adam's two averages
