@@ -106,6 +106,27 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class TaskConfig:
+    """The task the two modules solve: the paper's parity task (section 2.1, eq. 1) or the families
+    that vary it (the bandwidth b between the modules, the covariance c of the two digits, the image
+    set); :func:`modlib.data.paired` builds its pairs. The defaults are the paper's task."""
+
+    name: str = "parity"  # "parity": eq. (1); "bandwidth": b bits of the other digit decide the answer (paper: parity; bandwidth is its future work)
+    bits: int = 1  # b, in 0..3; the parity task is b = 1 and allows only 1 (paper: 1)
+    covariance: float = 0.0  # c in [0, 1], chance that the second digit is (D0 + 5) mod 10 instead of independent (paper: 0)
+    dataset: str = "mnist"  # "mnist" or "fashion_mnist" (paper: mnist)
+
+    def __post_init__(self):
+        check_choice(self, "name", ("parity", "bandwidth"))
+        check_int(self, "bits", 0, 3)
+        if self.name == "parity" and self.bits != 1:
+            raise ConfigError(f"bits must be 1 with name 'parity' (the paper's task; name 'bandwidth' takes "
+                              f"0, 1, 2 or 3), got {self.bits!r}")
+        check_real(self, "covariance", 0, 1)
+        check_choice(self, "dataset", ("mnist", "fashion_mnist"))
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """The two-module RNN of eq. (3)."""
 

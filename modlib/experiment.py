@@ -1,7 +1,7 @@
 """One experiment as one value: a frozen tree of the configs, with the connection fraction and the seed.
 
 An :class:`Experiment` says everything that decides one trained network and its measurements: the
-data (:class:`~modlib.config.DataConfig`), the model (:class:`~modlib.config.ModelConfig`), the
+task (:class:`~modlib.config.TaskConfig`), the data (:class:`~modlib.config.DataConfig`), the model (:class:`~modlib.config.ModelConfig`), the
 training with its Deep-R part (:class:`~modlib.config.TrainConfig`,
 :class:`~modlib.config.DeepRConfig`), the metrics (:class:`~modlib.metrics.MetricsConfig`), the
 connection fraction ``p`` and the network's ``seed``. It round-trips exactly through a plain dict
@@ -25,14 +25,19 @@ import re
 import typing
 from dataclasses import dataclass, field
 
-from .config import ConfigError, DataConfig, DeepRConfig, ModelConfig, TrainConfig, check_int
+from .config import ConfigError, DataConfig, DeepRConfig, ModelConfig, TaskConfig, TrainConfig, check_int
 from .metrics import MetricsConfig
 
 # Settings added after the committed tables were made, each with the value that does what the code
 # did before it existed. At that value a setting is left out of an experiment's dict, so that its
 # hash, and every stored network and committed row, stay what they were; at any other value it
-# is written (and hashed) like every other setting.
+# is written (and hashed) like every other setting. A part whose settings were all left out (the
+# task at the paper's) is left out as a whole.
 ADDED_LATER = {
+    "task.name": "parity",
+    "task.bits": 1,
+    "task.covariance": 0.0,
+    "task.dataset": "mnist",
     "n_conn": 0,
     "model.cell": "rnn",
     "model.leak": 0.5,
@@ -60,6 +65,7 @@ class Experiment:
     p: float = 1e-4  # connection fraction per direction, in [1/N^2, 1] (paper: 10 values from 1/N^2 to 1)
     n_conn: int = 0  # connections per direction given exactly, in [1, N^2]; 0 = round(p N^2) from p (paper: from p). When set, p is n_conn / N^2
     seed: int = 0  # the network's seed: its weights, connections, data order and metric draws (paper: 10 repeats)
+    task: TaskConfig = field(default_factory=TaskConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -94,7 +100,7 @@ class Experiment:
         """Plain nested dict of JSON types (a tuple setting becomes a list), equal to its JSON round trip.
 
         A setting of :data:`ADDED_LATER` at its neutral value is left out (it takes that value back
-        in :meth:`from_dict`)."""
+        in :meth:`from_dict`), and so is a part left empty by that."""
         d = json.loads(json.dumps(dataclasses.asdict(self)))
         for key, neutral in ADDED_LATER.items():
             *parents, leaf = key.split(".")
@@ -103,6 +109,9 @@ class Experiment:
                 node = node[part]
             if node[leaf] == neutral:
                 del node[leaf]
+        for part in {key.split(".")[0] for key in ADDED_LATER}:
+            if d.get(part) == {}:
+                del d[part]
         return d
 
     @classmethod
@@ -127,7 +136,7 @@ class Experiment:
         return dataclasses.replace(self.model, bottleneck=self.metrics.bottleneck_units) if bottleneck else self.model
 
 
-_PARTS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig, "metrics": MetricsConfig}
+_PARTS = {"task": TaskConfig, "data": DataConfig, "model": ModelConfig, "train": TrainConfig, "metrics": MetricsConfig}
 
 
 def _is_real(value) -> bool:
@@ -266,7 +275,7 @@ def override(exp: Experiment, changes: dict) -> Experiment:
             value = parse_value(key, value)
         node = d
         for part in parts[:-1]:
-            node = node[part]
+            node = node.setdefault(part, {})  # a part that to_dict left out (ADDED_LATER)
         node[parts[-1]] = value
     return Experiment.from_dict(d)
 

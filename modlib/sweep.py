@@ -116,11 +116,11 @@ def grid(sweep: Sweep) -> list[Experiment]:
 
 
 @functools.cache
-def _available_pairs(split: str, val_fraction: float, seed: int) -> int:
-    """Pairs in a split at the full data size (loads MNIST once per process)."""
-    from .data import paired_mnist
+def _available_pairs(split: str, val_fraction: float, seed: int, task=None) -> int:
+    """Pairs in a split of the task at the full data size (loads the images once per process)."""
+    from .data import paired
 
-    return len(paired_mnist(split, seed=seed, val_fraction=val_fraction))
+    return len(paired(split, task, seed=seed, val_fraction=val_fraction))
 
 
 def check(sweep: Sweep, chunk_size: int = 20, device: str = "cpu") -> list[Experiment]:
@@ -135,10 +135,13 @@ def check(sweep: Sweep, chunk_size: int = 20, device: str = "cpu") -> list[Exper
     except (RuntimeError, ValueError) as err:
         raise ConfigError(f"device: {err}") from None
     experiments = grid(sweep)
-    for d in {e.data for e in experiments}:
+    for d, task in {(e.data, e.task) for e in experiments}:
         for name, split in (("n_train", "train"), ("n_test", "test")):
             value = getattr(d, name)
-            available = _available_pairs(split, d.val_fraction if split == "train" else 0.0, d.seed)
+            try:
+                available = _available_pairs(split, d.val_fraction if split == "train" else 0.0, d.seed, task)
+            except FileNotFoundError as err:
+                raise ConfigError(f"task.dataset = {task.dataset}: {err}") from None
             if value is not None and value > available:
                 raise ConfigError(f"data.{name} must be at most {available} (the {split} pairs"
                                   f"{f' with data.val_fraction = {d.val_fraction:g}' if split == 'train' and d.val_fraction else ''}), got {value}")
@@ -175,10 +178,10 @@ def measure(experiments, device: str = "cpu", compile: bool = False, progress: b
     if len({ex.shape_key(e) for e in exps}) > 1:
         raise ValueError("the experiments of one chunk may differ only in p and seed")
     first = exps[0]
-    d = first.data
-    train_data = data.paired_mnist("train", n=d.n_train, seed=d.seed, val_fraction=d.val_fraction)
-    test_data = data.paired_mnist("test", n=d.n_test, seed=d.seed)
-    val_data = data.paired_mnist("validation", seed=d.seed, val_fraction=d.val_fraction) if d.val_fraction else None
+    d, task = first.data, first.task  # one task per chunk: the shape key hashes it
+    train_data = data.paired("train", task, n=d.n_train, seed=d.seed, val_fraction=d.val_fraction)
+    test_data = data.paired("test", task, n=d.n_test, seed=d.seed)
+    val_data = data.paired("validation", task, seed=d.seed, val_fraction=d.val_fraction) if d.val_fraction else None
     p_values, seeds = [e.p for e in exps], [e.seed for e in exps]
     nets, results = {}, {}
     for arch, bottleneck in (("standard", False), ("bottleneck", True)):

@@ -202,7 +202,9 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     (["--n-train", "0"], "data.n_train"), (["--n-test", "100000"], "data.n_test must be at most"),
     (["--coupling", "both"], "model.coupling"), (["--set", "train.lr=0.5x"], "train.lr must be a number"),
     (["--set", "train.rho=1"], "train.rho"), (["--set", "model.init_range=inf"], "model.init_range"),
-    (["--set", "nonsense=1"], "nonsense"), (["--grid", "model.coupling=eq3,eq3"], "twice"),
+    (["--set", "nonsense=1"], "nonsense"), (["--set", "task.bits=2"], "task.bits must be 1 with name 'parity'"),
+    (["--set", "task.dataset=cifar10"], "task.dataset must be one of"),
+    (["--set", "task.name=bandwidth", "task.bits=4"], "task.bits must be an integer in [0, 3]"), (["--grid", "model.coupling=eq3,eq3"], "twice"),
     (["--grid", "train.deepr.betas=0.9"], "betas"), (["--set", "data.n_train=5", "--n-train", "6"], "twice"),
     (["--executor", "spark"], "invalid choice"), (["--device", "cuda:0"] if not __import__("torch").cuda.is_available()
                                                   else ["--device", "tpu"], "device"),
