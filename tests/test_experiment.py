@@ -113,7 +113,7 @@ def test_a_coupling_override_changes_what_is_trained():
     (lambda: Experiment(train=config.TrainConfig(max_epochs=15), data=config.DataConfig(val_fraction=0)),
      "data.val_fraction"),
     (lambda: Experiment.from_dict({"train": {"deepr": {"eps": 0}}}), "train.deepr.eps"),
-    (lambda: Experiment.from_dict({"model": {"cell": "gru"}}), "model.cell"),
+    (lambda: Experiment.from_dict({"model": {"cells": "gru"}}), "model.cells"),
     (lambda: experiment.override(Experiment(), {"train.rho": "1"}), "train.rho"),
     (lambda: experiment.override(Experiment(), {"train.epochs": "2.5"}), "train.epochs must be an integer"),
     (lambda: experiment.override(Experiment(), {"lr_dense": "1"}), "train.deepr.lr_dense"),
