@@ -49,19 +49,23 @@ torch.set_num_threads(n_threads)
 # Each sub-network $j \in \{0, 1\}$ sees one MNIST image of a digit $D_j$. With the parity
 # difference $P = (D_0 + D_1) \bmod 2$, the network must answer
 #
+# (eq-target)=
 # $$
 # \text{target} = \begin{cases} D_0 & \text{if } P = 0 \text{ (same parity)},\\
 #                               D_1 & \text{if } P = 1 \text{ (different parity)}. \end{cases}
-# $$ (eq-target)
+# \tag{1}
+# $$
 #
 # This is the paper's eq. (1). The paper writes it as $P D_0 + (1 - P) D_1$, which would give
 # the opposite assignment with $P$ as defined; we follow its prose ("return digit 0 if the parity
 # is the same"), as `modlib.data.parity_target` does. The two **sub-tasks**, used later to measure
 # specialization, are to report one digit only (the paper's eq. (2)):
 #
+# (eq-subtask)=
 # $$
 # \text{target}_k = D_k, \qquad k \in \{0, 1\}.
-# $$ (eq-subtask)
+# \tag{2}
+# $$
 #
 # Each sub-network can recognize its own digit alone, but neither can answer without one bit from
 # the other: the parity of the other digit. Here are the first training pairs.
@@ -82,11 +86,13 @@ plots.digit_pairs(train_data, n_show)
 # equal parity, so ten pairs of different parity go too, those with $D_1 - D_0 \equiv 1$. Together,
 # a pair is kept only if
 #
+# (eq-exclusion)=
 # $$
 # (D_1 - D_0) \bmod 10 \notin \{0, 1\}.
-# $$ (eq-exclusion)
+# \tag{1.1}
+# $$
 #
-# The table applies {eq}`eq-target` and {eq}`eq-exclusion` to all 100 ordered pairs of digits.
+# The table applies {ref}`(1) <eq-target>` and {ref}`(1.1) <eq-exclusion>` to all 100 ordered pairs of digits.
 
 # %%
 digits = torch.arange(10)
@@ -123,7 +129,7 @@ glue("n_train_used", len(train_data), display=False)
 
 # %% [markdown]
 # Exactly 80 of the 100 ordered pairs survive, 40 of each parity, so the two cases of
-# {eq}`eq-target` are equally likely. On real data, each of the {glue:text}`n_images:,` training
+# {ref}`(1) <eq-target>` are equally likely. On real data, each of the {glue:text}`n_images:,` training
 # images is paired with a second one drawn by a seeded permutation, and the rule keeps
 # {glue:text}`n_pairs:,` pairs ({glue:text}`kept_share:.1%`); among the pairs used here,
 # {glue:text}`same_share:.1%` have the same parity.
@@ -134,10 +140,12 @@ glue("n_train_used", len(train_data), display=False)
 # one. Both see their image at each of $T = 5$ steps, and both update at once from the states of
 # the previous step, starting from $h_0 = 0$ (the paper's eq. (3)):
 #
+# (eq-recurrence)=
 # $$
 # h^{(n)}_t = \tanh\left( W^{(n)}_{ih} x^{(n)} + \beta^{(n)}_{ih} + W^{(n)}_{hh} h^{(n)}_{t-1}
 #   + \beta^{(n)}_{hh} + W^{m \to n}_{\text{sparse}}\, h^{(m)}_{t-1} \right).
-# $$ (eq-recurrence)
+# \tag{3}
+# $$
 #
 # Here $x^{(n)}$ is the normalised image times `ModelConfig.input_scale` (0.3; the paper uses the
 # normalised image itself): the {doc}`../book/discussion` explains why.
@@ -146,16 +154,20 @@ glue("n_train_used", len(train_data), display=False)
 # non-zero entries: with $p = 1/N^2$ the modules exchange information through one connection in
 # each direction. Each module reads its final state out into ten values,
 #
+# (eq-readout)=
 # $$
 # r^{(n)} = W^{(n)}_{hr} h^{(n)}_T + \beta^{(n)}_{hr},
-# $$ (eq-readout)
+# \tag{1.2}
+# $$
 #
 # and the module that is most "certain" takes the decision:
 #
+# (eq-decision)=
 # $$
 # \mu = \operatorname*{arg\,max}_n \max_i r^{(n)}_i, \qquad r_{\text{out}} = r^{(\mu)}, \qquad
 # d_{\text{out}} = \operatorname*{arg\,max}_i r_{\text{out}, i}.
-# $$ (eq-decision)
+# \tag{1.3}
+# $$
 #
 # `modlib.model.ModularRNN` holds a stack of $E$ such networks (here $E = 1$); all its tensors
 # carry that leading axis.
@@ -190,7 +202,7 @@ glue("epochs_used", epochs, display=False)
 # ## Training one network
 #
 # Training (section 2.4, and chapter 3 for the connections between modules) minimizes the
-# cross-entropy of $r_{\text{out}}$ against the target of {eq}`eq-target`. Here the network trains
+# cross-entropy of $r_{\text{out}}$ against the target of {ref}`(1) <eq-target>`. Here the network trains
 # on {glue:text}`n_train_used:,` pairs for {glue:text}`epochs_used` epochs, where the paper used all
 # {glue:text}`n_pairs:,` pairs for five epochs, so expect a lower accuracy than a full run.
 
@@ -254,7 +266,7 @@ print("same parity:", n_same, "different parity:", n_different)
 exercises.check("01.1", lambda: (n_same, n_different))
 
 # %% [markdown]
-# **Exercise 2.** Write eq. {eq}`eq-recurrence` yourself: a function that takes the weights of
+# **Exercise 2.** Write eq. {ref}`(3) <eq-recurrence>` yourself: a function that takes the weights of
 # network 0 (`net.weights(0)`, a dict of tensors with readable names) and the inputs `x` of shape
 # `(2, B, 784)`, runs $T$ = `net.cfg.n_steps` steps and returns both final states. Check it against
 # `net.hidden_states(x)`.
@@ -309,6 +321,6 @@ print(dict(zip(["p = 1e-4", "p = 1"], res.accuracy)))
 # %% [markdown]
 # ## Summary
 #
-# - The task {eq}`eq-target` needs one bit, a parity, to pass between two modules that each see one digit.
-# - Each module is a small tanh RNN {eq}`eq-recurrence`; a fraction $p$ of the possible connections joins them.
-# - The more certain module decides {eq}`eq-decision`, and a briefly trained network already solves much of the task.
+# - The task {ref}`(1) <eq-target>` needs one bit, a parity, to pass between two modules that each see one digit.
+# - Each module is a small tanh RNN {ref}`(3) <eq-recurrence>`; a fraction $p$ of the possible connections joins them.
+# - The more certain module decides {ref}`(1.3) <eq-decision>`, and a briefly trained network already solves much of the task.

@@ -56,10 +56,12 @@ torch.set_num_threads(n_threads)
 # and $k^{\text{out}}_i$, $k^{\text{in}}_j$ the out- and in-degrees, Newman's modularity
 # {cite}`newman2006modularity` adapted to directed graphs is (the paper's eq. (4) and (9))
 #
+# (eq-q-directed)=
 # $$
 # Q = \frac{1}{M} \sum_{ij} \left( A_{ij} - \frac{k^{\text{out}}_i k^{\text{in}}_j}{M} \right)
 #     \delta(g_i, g_j).
-# $$ (eq-q-directed)
+# \tag{4}
+# $$
 #
 # The first term is the share of edges that stay inside a module; the second is that share's
 # expected value if the edges were shuffled with every unit keeping its degrees. Here is the
@@ -79,11 +81,13 @@ plots.adjacency(A, groups)
 # ## The closed form
 #
 # Write $N$ for the units per module and $pN^2$ for the edges per direction. Three sums are all
-# {eq}`eq-q-directed` needs. The number of edges is
+# {ref}`(4) <eq-q-directed>` needs. The number of edges is
 #
+# (eq-q-edges)=
 # $$
 # M = \underbrace{2N^2}_{\text{inside}} + \underbrace{2pN^2}_{\text{between}} = 2N^2(1 + p).
-# $$ (eq-q-edges)
+# \tag{2.1}
+# $$
 #
 # The edges inside modules are all $2N^2$ entries with $\delta(g_i, g_j) = 1$. For the second
 # term, the sum over pairs in the same module factors by module,
@@ -91,13 +95,16 @@ plots.adjacency(A, groups)
 # k^{\text{out}}_i\big)\big(\sum_{j \in g} k^{\text{in}}_j\big)$, and each module sends $N^2$ edges
 # to itself and $pN^2$ to the other, and receives as many:
 #
+# (eq-q-group-degrees)=
 # $$
 # \sum_{i \in g} k^{\text{out}}_i = \sum_{j \in g} k^{\text{in}}_j = N^2 (1 + p)
 # \qquad \text{for } g = 0, 1.
-# $$ (eq-q-group-degrees)
+# \tag{2.2}
+# $$
 #
-# Putting {eq}`eq-q-edges` and {eq}`eq-q-group-degrees` into {eq}`eq-q-directed`:
+# Putting {ref}`(2.1) <eq-q-edges>` and {ref}`(2.2) <eq-q-group-degrees>` into {ref}`(4) <eq-q-directed>`:
 #
+# (eq-q-derivation)=
 # $$
 # \begin{aligned}
 # Q &= \frac{2N^2}{M} - \frac{2 \left(N^2 (1 + p)\right)^2}{M^2}
@@ -105,9 +112,10 @@ plots.adjacency(A, groups)
 #   &= \frac{1}{1 + p} - \frac{1}{2}
 #    = \frac{1 - p}{2 (1 + p)},
 # \end{aligned}
-# $$ (eq-q-derivation)
+# \tag{2.3}
+# $$
 #
-# which is the closed form {eq}`eq-q-closed-form` of the introduction, the paper's eq. (5). The
+# which is the closed form {ref}`(5) <eq-q-closed-form>` of the introduction, the paper's eq. (5). The
 # paper's appendix A.1 reaches it by approximating every unit's degree by $N(1 + p)$; the
 # derivation above shows that only the totals per module matter, and those are exact. So **eq. (5)
 # holds exactly, wherever the $pN^2$ edges of each direction fall**, and $Q$ computed from any
@@ -137,8 +145,8 @@ glue("k_out_max", int(k_out.max()), display=False)
 
 # %% [markdown]
 # For this network ($p$ = {glue:text}`p_used:g`, {glue:text}`n_conn` connections per direction),
-# {eq}`eq-q-directed` on the adjacency gives $Q$ = {glue:text}`q_model:.12f` and
-# {eq}`eq-q-closed-form` gives {glue:text}`q_formula:.12f`, although the out-degrees of the units
+# {ref}`(4) <eq-q-directed>` on the adjacency gives $Q$ = {glue:text}`q_model:.12f` and
+# {ref}`(5) <eq-q-closed-form>` gives {glue:text}`q_formula:.12f`, although the out-degrees of the units
 # range from {glue:text}`k_out_min` to {glue:text}`k_out_max`.
 #
 # ## $Q$ against $p$
@@ -184,7 +192,7 @@ plots.q_against_p(p_curve, q_curve, nets.p, q_sweep, marks=q_marks)
 #
 # ## Exercises
 #
-# **Exercise 1.** Invert {eq}`eq-q-closed-form`: which $p$ gives $Q = 0.35$, a network the paper
+# **Exercise 1.** Invert {ref}`(5) <eq-q-closed-form>`: which $p$ gives $Q = 0.35$, a network the paper
 # calls strongly modular yet finds with little or no functional specialization? How many
 # connections per direction is that for $N = 100$?
 
@@ -208,7 +216,7 @@ print(f"p = {p_035:.4f}, {n_035} connections per direction")
 exercises.check("02.1", lambda: (p_035, n_035))
 
 # %% [markdown]
-# **Exercise 2.** Check the claim that {eq}`eq-q-closed-form` does not depend on where the edges
+# **Exercise 2.** Check the claim that {ref}`(5) <eq-q-closed-form>` does not depend on where the edges
 # fall: in a copy of `A`, move the connections between modules so that they leave as few units as
 # possible (all of them from the first unit of each module while there are at most $N$), and
 # compute $Q$ again.
@@ -236,7 +244,7 @@ print(structure.q_modularity(B, groups).item(), q_formula)
 # %% [markdown] tags=["solution"]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
-# With no edges between modules, the first term of {eq}`eq-q-directed` is $1$ and the second is
+# With no edges between modules, the first term of {ref}`(4) <eq-q-directed>` is $1$ and the second is
 # $g \cdot (N^2)^2 / (g N^2)^2 = 1/g$. The code is below.
 # :::
 
@@ -254,6 +262,6 @@ exercises.check("02.3", lambda: q_four)
 # %% [markdown]
 # ## Summary
 #
-# - Directed modularity {eq}`eq-q-directed` compares the edges inside modules with their expected number.
-# - For two dense modules it is exactly $(1 - p) / (2(1 + p))$, {eq}`eq-q-closed-form`, wherever the edges fall.
+# - Directed modularity {ref}`(4) <eq-q-directed>` compares the edges inside modules with their expected number.
+# - For two dense modules it is exactly $(1 - p) / (2(1 + p))$, {ref}`(5) <eq-q-closed-form>`, wherever the edges fall.
 # - $Q$ stays above $0.49$ up to $p \approx 0.01$: high structural modularity spans most of the sparsity axis.

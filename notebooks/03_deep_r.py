@@ -56,10 +56,12 @@ torch.set_num_threads(n_threads)
 # never changed, and a parameter $\theta_{ij}$. The connection is **active** when $\theta_{ij} > 0$
 # and **dormant** otherwise:
 #
+# (eq-deepr-weight)=
 # $$
 # w_{ij} = \begin{cases} s_{ij}\, \theta_{ij} & \text{if } \theta_{ij} > 0, \\
 #                        0 & \text{otherwise.} \end{cases}
-# $$ (eq-deepr-weight)
+# \tag{3.1}
+# $$
 #
 # At the start exactly $\operatorname{round}(pN^2)$ connections per direction are active, chosen at
 # random, with $\theta_{ij} = |\xi_{ij}| / \sqrt{N}$, $\xi_{ij} \sim \mathcal{N}(0, 1)$. Then, for
@@ -70,17 +72,21 @@ torch.set_num_threads(n_threads)
 #    $\eta_{N^2} = 0.01$ for all $N^2$ (`lr_sparsest` and `lr_dense`; the results chapter shows
 #    what a smaller $\eta_{N^2}$ changes),
 #
+#    (eq-deepr-lr)=
 #    $$
 #    \eta(p) = \eta_1 \left(\eta_{N^2} / \eta_1\right)^{\log_{10}(p N^2) / \log_{10}(N^2)},
-#    $$ (eq-deepr-lr)
+#    \tag{3.2}
+#    $$
 #
 #    decaying by a factor $0.95$ per epoch;
 # 2. the active $\theta$ shrink and take a random-walk step,
 #
+#    (eq-deepr-walk)=
 #    $$
 #    \theta_{ij} \leftarrow \theta_{ij} - \eta\, \lambda_1 + \eta\, \sigma (1 - p)\, \nu_{ij},
 #    \qquad \nu_{ij} \sim \mathcal{N}(0, 1),
-#    $$ (eq-deepr-walk)
+#    \tag{3.3}
+#    $$
 #
 #    with $\lambda_1$ = {glue:text}`l1:g` and $\sigma$ = {glue:text}`sigma:g`; the factor $1 - p$
 #    anneals the exploration away as the network becomes dense;
@@ -90,7 +96,7 @@ torch.set_num_threads(n_threads)
 #
 # Dormant connections get no gradient. So the number of active connections of each direction is
 # the same after every step, and with it the network's structure in the sense of chapter 2: its
-# $Q$, {eq}`eq-q-closed-form`, never moves, while *which* units are connected keeps changing. Table 1
+# $Q$, {ref}`(5) <eq-q-closed-form>`, never moves, while *which* units are connected keeps changing. Table 1
 # of the paper gives "Betas 0.9/0.95" for the two optimizers; like the authors' public code, we
 # read them as the per-epoch learning-rate decays of Adadelta and of Adam.
 
@@ -149,7 +155,7 @@ plots.training_curves(result.history, labels)
 #
 # Whatever the rewiring does, every snapshot must hold exactly $\operatorname{round}(pN^2)$ active
 # connections per direction, the signs must not have changed, and $Q$ must still be
-# {eq}`eq-q-closed-form`. A connection active at a snapshot but not at the one before was switched
+# {ref}`(5) <eq-q-closed-form>`. A connection active at a snapshot but not at the one before was switched
 # on by a rewiring in between, so the snapshots see at most as many new connections as there
 # were rewirings.
 
@@ -202,7 +208,7 @@ plots.active_connections(active, rewired, labels, times=times)
 # them. A new connection starts with a tiny $\theta$, and Adam's first step moves it by about
 # $\eta$, down when the gradient says so, whatever the gradient's size: a new connection the loss
 # does not want dies at the next minibatch, long before the $\lambda_1$ shrinkage and the random
-# walk {eq}`eq-deepr-walk` matter, while a connection the loss needs soon has a $\theta$ far from
+# walk {ref}`(3.3) <eq-deepr-walk>` matter, while a connection the loss needs soon has a $\theta$ far from
 # zero. Many connections therefore live and die between two snapshots: the snapshots saw
 # {glue:text}`seen_compare:,` of the denser network's {glue:text}`rewired_compare:,` new
 # connections. At the end, {glue:text}`kept_compare:.0%` of its initial connections are still
@@ -236,7 +242,7 @@ plots.connection_timeline(active[:, 0], nets.theta[0].detach(), times=times)
 #
 # ## Exercises
 #
-# **Exercise 1.** Compute the Deep-R learning rate {eq}`eq-deepr-lr` for the ten values of $p$ of
+# **Exercise 1.** Compute the Deep-R learning rate {ref}`(3.2) <eq-deepr-lr>` for the ten values of $p$ of
 # the paper's sweep (`numpy.geomspace(1e-4, 1, 10)`, with $N = 100$) using `deepr.deepr_lr`, and
 # check its two ends.
 
@@ -281,8 +287,8 @@ res = train.train(net_quiet, train_data, test_data, no_walk, progress=False)
 print(f"rewired {res.rewired[0]} times, accuracy {res.accuracy[0]:.3f}")
 
 # %% [markdown]
-# **Exercise 3.** What sets the rate of rewiring: the Deep-R learning rate {eq}`eq-deepr-lr` or the
-# shrinkage $\lambda_1$ of {eq}`eq-deepr-walk`? Train fresh copies of both networks for one epoch,
+# **Exercise 3.** What sets the rate of rewiring: the Deep-R learning rate {ref}`(3.2) <eq-deepr-lr>` or the
+# shrinkage $\lambda_1$ of {ref}`(3.3) <eq-deepr-walk>`? Train fresh copies of both networks for one epoch,
 # first with both ends of the learning rate (`lr_sparsest` and `lr_dense`) multiplied by 0.1, 0.3,
 # 1 and 3, then with $\lambda_1$ multiplied by 0, 1, 10 and 100 (`dataclasses.replace` on
 # `config.DeepRConfig()`), and compare their rewirings with those of the first epoch above.
@@ -324,6 +330,6 @@ for f, r in by_l1.items():
 # %% [markdown]
 # ## Summary
 #
-# - Deep-R keeps exactly $\operatorname{round}(pN^2)$ connections per direction {eq}`eq-deepr-weight`, so $Q$ is fixed.
-# - Adam's steps of order $\eta$ {eq}`eq-deepr-lr`, more than the shrinkage and the random walk {eq}`eq-deepr-walk`, decide which connections live; dead ones are replaced at random.
+# - Deep-R keeps exactly $\operatorname{round}(pN^2)$ connections per direction {ref}`(3.1) <eq-deepr-weight>`, so $Q$ is fixed.
+# - Adam's steps of order $\eta$ {ref}`(3.2) <eq-deepr-lr>`, more than the shrinkage and the random walk {ref}`(3.3) <eq-deepr-walk>`, decide which connections live; dead ones are replaced at random.
 # - With one connection per direction, learning *which* link to keep is what lets the modules share the parity bit.

@@ -46,8 +46,8 @@ from modlib import config, data, metrics, model, plots, train
 # %% [markdown]
 # ## Retraining a whole readout is too powerful
 #
-# To ask whether sub-network $n$ can do sub-task $k$ of {eq}`eq-subtask` (name digit $D_k$), we
-# would like to read the answer out of it. Left as trained, its readout {eq}`eq-readout` answers the
+# To ask whether sub-network $n$ can do sub-task $k$ of {ref}`(2) <eq-subtask>` (name digit $D_k$), we
+# would like to read the answer out of it. Left as trained, its readout {ref}`(1.2) <eq-readout>` answers the
 # main task, so some retraining is unavoidable. The simplest choice, retraining the readout
 # $W^{(n)}_{hr}, \beta^{(n)}_{hr}$ from the $N$ hidden units, is too powerful: the state of $N$
 # tanh units driven by an image holds so much about the image that a linear readout classifies
@@ -104,16 +104,18 @@ glue("bottleneck_used", bottleneck, display=False)
 #
 # The paper's answer (fig. 1b) is a narrow linear layer between each sub-network and its readout:
 #
+# (eq-bottleneck)=
 # $$
 # b^{(n)} = W^{(n)}_{hb} h^{(n)}_T + \beta^{(n)}_{hb}, \qquad
 # r^{(n)} = W^{(n)}_{br} b^{(n)} + \beta^{(n)}_{br},
-# $$ (eq-bottleneck)
+# \tag{4.1}
+# $$
 #
 # with $b^{(n)}$ of 5 units, enough to carry which digit was seen but too few to carry much of
 # the image: in the spirit of the information bottleneck {cite}`tishby2000information`, it keeps
 # what was computed and drops the stimulus. The network is trained on the main task as before,
-# with {eq}`eq-bottleneck` in place of {eq}`eq-readout` and the same competitive decision
-# {eq}`eq-decision`.
+# with {ref}`(4.1) <eq-bottleneck>` in place of {ref}`(1.2) <eq-readout>` and the same competitive decision
+# {ref}`(1.3) <eq-decision>`.
 
 # %%
 plots.bottleneck_architecture(bottleneck=bottleneck)
@@ -130,10 +132,12 @@ plots.bottleneck_architecture(bottleneck=bottleneck)
 # 2. freezing every parameter except $W^{(n)}_{br}, \beta^{(n)}_{br}$,
 # 3. re-initializing those and retraining them, so that $r^{(n)}$ alone names digit $D_k$:
 #
+# (eq-bottleneck-metric)=
 # $$
 # M(n, k) = \Pr_{\text{test}}\Big[\operatorname*{arg\,max}_i r^{(n)}_i = D_k\Big]
 # \quad \text{after retraining } W^{(n)}_{br}, \beta^{(n)}_{br} \text{ on } D_k.
-# $$ (eq-bottleneck-metric)
+# \tag{4.2}
+# $$
 #
 # Retraining uses Adadelta {cite}`zeiler2012adadelta` with learning rate 0.5 decaying by 0.9 per
 # epoch (Table 1). Since everything below $W^{(n)}_{br}$ is frozen, `modlib` computes the
@@ -197,9 +201,11 @@ glue("own_trained_sparse_gain", (own[0] - own_narrow[0]).mean().item(), display=
 # Section 3.4 of the paper turns any metric into one number per sub-network, its
 # **specialization** (the paper's eq. (8)):
 #
+# (eq-specialization)=
 # $$
 # M_{\text{spec}}(n) = \frac{M(n, n) - M(n, 1 - n)}{M(n, n) + M(n, 1 - n)} \in [-1, 1].
-# $$ (eq-specialization)
+# \tag{8}
+# $$
 #
 # It is $1$ when sub-network $n$ does its own sub-task only, $0$ when it does both equally well
 # (or equally badly), and $-1$ when it does only the other's. Chapters 5 and 6 apply it to the
@@ -234,7 +240,7 @@ plots.specialization_bars({"bottleneck metric": S}, labels)
 #
 # ## Exercises
 #
-# **Exercise 1.** Compute {eq}`eq-specialization` by hand for sub-network 1 of the sparse network
+# **Exercise 1.** Compute {ref}`(8) <eq-specialization>` by hand for sub-network 1 of the sparse network
 # from `M`, and check it against `S`.
 
 # %% [markdown] tags=["solution"]
@@ -305,6 +311,6 @@ for metric_seed in [1, 2]:
 # %% [markdown]
 # ## Summary
 #
-# - Retraining a full readout lets even an untrained network name its digit; a 5-unit bottleneck {eq}`eq-bottleneck` prevents that.
-# - The bottleneck metric {eq}`eq-bottleneck-metric` retrains only $W_{br}^{(n)}$ to name digit $k$; eq. {eq}`eq-specialization` compares own and other digit.
+# - Retraining a full readout lets even an untrained network name its digit; a 5-unit bottleneck {ref}`(4.1) <eq-bottleneck>` prevents that.
+# - The bottleneck metric {ref}`(4.2) <eq-bottleneck-metric>` retrains only $W_{br}^{(n)}$ to name digit $k$; eq. {ref}`(8) <eq-specialization>` compares own and other digit.
 # - One connection per direction gives clearly specialized sub-networks; all-to-all connections give much less.

@@ -61,30 +61,36 @@ from modlib import config, data, metrics, model, plots, train
 # forward pass but are not masked. Every masked parameter $\theta_i$ gets a real score $s_i$, and
 # the forward pass uses only the parameters with the highest scores:
 #
+# (eq-mask)=
 # $$
 # \tilde\theta_i = m_i\, \theta_i, \qquad
 # m_i = \begin{cases} 1 & \text{if } s_i \text{ is among the } q\,|\theta| \text{ largest scores},\\
 #                     0 & \text{otherwise.} \end{cases}
-# $$ (eq-mask)
+# \tag{5.1}
+# $$
 #
 # The ranking is global: one top-$q$ over all masked tensors of both sub-networks, so *where* the
 # kept parameters land is free and is what we measure. The step from scores to $m$ has no
 # gradient; edge-popup passes the gradient straight through, as if $m_i$ were $s_i$:
 #
+# (eq-straight-through)=
 # $$
 # \frac{\partial L}{\partial s_i} \leftarrow \frac{\partial L}{\partial m_i}
 # = \theta_i \frac{\partial L}{\partial \tilde\theta_i}.
-# $$ (eq-straight-through)
+# \tag{5.2}
+# $$
 #
 # A mask for sub-task $k$ is trained so that the masked network, through its competitive decision
-# {eq}`eq-decision`, names digit $D_k$ (SGD, learning rate 0.1, momentum 0.9, Table 1). If it keeps
+# {ref}`(1.3) <eq-decision>`, names digit $D_k$ (SGD, learning rate 0.1, momentum 0.9, Table 1). If it keeps
 # the set $S^q_k \subseteq \theta$, the **weight-mask metric** is the share of it that lies in
 # sub-network $n$ (the paper's eq. (6)):
 #
+# (eq-mask-metric)=
 # $$
 # M(n, k) = \frac{|S^q_k \cap \theta_n|}{|S^q_k|} = \frac{|S^q_k \cap \theta_n|}{q\,|\theta|},
 # \qquad M(0, k) + M(1, k) = 1.
-# $$ (eq-mask-metric)
+# \tag{6}
+# $$
 
 # %%
 train_data = data.paired_mnist("train", n=n_train, seed=seed)
@@ -130,7 +136,7 @@ plots.training_curves(result.history, labels)
 # ## Masks for each digit
 #
 # `metrics.weight_mask_metric` trains the four masks of each network (two digits, and the masks of
-# all networks together) and returns the shares $M(n, k)$ of {eq}`eq-mask-metric`, the masked
+# all networks together) and returns the shares $M(n, k)$ of {ref}`(6) <eq-mask-metric>`, the masked
 # networks' test accuracy on digit $k$, and the masks themselves.
 
 # %%
@@ -218,7 +224,7 @@ plots.mask_kept(kept, names, labels, q=q)
 #
 # ## Specialization
 #
-# Eq. {eq}`eq-specialization` of chapter 4 turns the shares into a specialization per sub-network,
+# Eq. {ref}`(8) <eq-specialization>` of chapter 4 turns the shares into a specialization per sub-network,
 # for the trained networks and for their untrained copies.
 
 # %%
@@ -261,7 +267,7 @@ plots.specialization_bars({"trained": S, "untrained copies": S_control}, labels)
 #
 # ## Exercises
 #
-# **Exercise 1.** Recompute $M(0, k)$ of {eq}`eq-mask-metric` for the sparse network from the masks
+# **Exercise 1.** Recompute $M(0, k)$ of {ref}`(6) <eq-mask-metric>` for the sparse network from the masks
 # themselves (`mask.masks`, shape `(E, 2, R, D)`) and the sub-network of each parameter (`owner`).
 
 # %% [markdown] tags=["solution"]
@@ -299,7 +305,7 @@ print("M(n, n), q = 0.01:", own_small.numpy().round(3).tolist())
 print("accuracy, q = 0.01:", small.accuracy.numpy().round(3).tolist())
 
 # %% [markdown]
-# **Exercise 3.** Write the top-$q$ step of {eq}`eq-mask` yourself: a function that takes a score
+# **Exercise 3.** Write the top-$q$ step of {ref}`(5.1) <eq-mask>` yourself: a function that takes a score
 # vector and $q$ and returns the 0/1 mask, and check it against `metrics.TopQ` on random scores.
 
 # %% [markdown] tags=["solution"]
@@ -307,7 +313,7 @@ print("accuracy, q = 0.01:", small.accuracy.numpy().round(3).tolist())
 # :class: dropdown
 # Sort the scores, keep the `metrics.n_kept(D, q)` largest. Ties have probability zero with random
 # real scores. The code is below; its backward pass would be the identity, eq.
-# {eq}`eq-straight-through`.
+# {ref}`(5.2) <eq-straight-through>`.
 # :::
 
 # %% tags=["solution", "hide-cell"]
@@ -332,6 +338,6 @@ print("exercise 3: correct")
 # %% [markdown]
 # ## Summary
 #
-# - Edge-popup masks {eq}`eq-mask` keep the top $q$ of the frozen parameters, trained through a straight-through gradient {eq}`eq-straight-through`.
-# - The metric {eq}`eq-mask-metric` is the share of a digit's mask in each sub-network; masks on trained networks beat masks on untrained copies.
+# - Edge-popup masks {ref}`(5.1) <eq-mask>` keep the top $q$ of the frozen parameters, trained through a straight-through gradient {ref}`(5.2) <eq-straight-through>`.
+# - The metric {ref}`(6) <eq-mask-metric>` is the share of a digit's mask in each sub-network; masks on trained networks beat masks on untrained copies.
 # - With one connection per direction, each digit's mask lives mostly in its own sub-network; with all-to-all connections, it does not.

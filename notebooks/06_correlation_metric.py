@@ -50,17 +50,21 @@ from modlib import cka, config, data, metrics, model, plots, train
 # *other* digit changes. So take two test examples $x, x'$ that share digit $k$, and compare
 # sub-network $n$'s states with the Pearson correlation over its $N$ units,
 #
+# (eq-pearson)=
 # $$
 # \operatorname{corr}(u, v) = \frac{\sum_i (u_i - \bar u)(v_i - \bar v)}
 #                                  {\lVert u - \bar u \rVert \, \lVert v - \bar v \rVert}.
-# $$ (eq-pearson)
+# \tag{6.1}
+# $$
 #
 # The **correlation metric** is its mean over all such pairs (the paper's eq. (7)):
 #
+# (eq-correlation-metric)=
 # $$
 # M(n, k) = \mathbb{E}_{x \neq x'}\Big[\operatorname{corr}\big(h^{(n)}_T(x), h^{(n)}_T(x')\big)
 #            \,\Big|\, D_k(x) = D_k(x')\Big].
-# $$ (eq-correlation-metric)
+# \tag{7}
+# $$
 #
 # $M(n, n)$ is high when sub-network $n$'s state is set by its own digit; $M(n, 1 - n)$ is high
 # when it is set by the other's. `modlib` averages over *all* pairs of test examples sharing the
@@ -91,7 +95,7 @@ plots.training_curves(result.history, labels)
 #
 # Their final states on the {glue:text}`n_test_used:,` test pairs, grouped by one digit: entry
 # $(i, j)$ of each panel is the mean correlation of sub-network $n$'s states between examples whose
-# digit $k$ is $i$ and $j$. The diagonal holds the pairs of {eq}`eq-correlation-metric`.
+# digit $k$ is $i$ and $j$. The diagonal holds the pairs of {ref}`(7) <eq-correlation-metric>`.
 
 # %%
 h = metrics.final_states(nets, test_data)  # (E, 2, B, N)
@@ -135,10 +139,12 @@ plots.raw_metric(M_corr, labels, "mean correlation M(n, k)")
 # of state vectors. For two matrices $X, Y$ of shape $B \times N$, one row per example, with
 # their columns centred over the examples,
 #
+# (eq-cka)=
 # $$
 # \operatorname{CKA}(X, Y) = \frac{\lVert Y^\top X \rVert_F^2}
 #                                 {\lVert X^\top X \rVert_F \, \lVert Y^\top Y \rVert_F} \in [0, 1].
-# $$ (eq-cka)
+# \tag{6.2}
+# $$
 #
 # CKA is 1 when $Y = X$ and stays 1 if either side is rotated or scaled, so it does not care in
 # which units a representation is written. Here $X$ holds sub-network $n$'s states for the test
@@ -167,7 +173,7 @@ plots.raw_metric(D_cka, labels, "CKA distance 1 - CKA", cmap="viridis_r")
 #
 # ## Specialization
 #
-# Eq. {eq}`eq-specialization` of chapter 4 needs a quantity that grows with the ability to do a
+# Eq. {ref}`(8) <eq-specialization>` of chapter 4 needs a quantity that grows with the ability to do a
 # sub-task. The mean correlation is one; for CKA we use the similarity
 # $\operatorname{CKA} = 1 - \text{distance}$, as `metrics.specialization_table` does.
 
@@ -198,7 +204,7 @@ plots.specialization_bars({"correlation, eq. (7)": S_corr, "CKA": S_cka}, labels
 # (means over the two sub-networks), CKA {glue:text}`spec_cka_sparse:.2f` against
 # {glue:text}`spec_cka_dense:.2f`. CKA rates the sparse network higher still: the pattern that all
 # states share raises every pairwise correlation, $M(n, n)$ and $M(n, 1 - n)$ alike, and so pulls
-# eq. {eq}`eq-specialization` towards 0, while CKA, computed on centred columns, removes it. CKA's
+# eq. {ref}`(8) <eq-specialization>` towards 0, while CKA, computed on centred columns, removes it. CKA's
 # value for the dense network varies more from one network to the next (change `seed`).
 #
 # ## Comparison with the paper
@@ -213,7 +219,7 @@ plots.specialization_bars({"correlation, eq. (7)": S_corr, "CKA": S_cka}, labels
 #
 # ## Exercises
 #
-# **Exercise 1.** Check {eq}`eq-correlation-metric` by brute force: for sub-network 0 of the sparse
+# **Exercise 1.** Check {ref}`(7) <eq-correlation-metric>` by brute force: for sub-network 0 of the sparse
 # network and $k = 0$, take the first 300 test pairs, form every pair of different examples with
 # the same $D_0$ using `torch.corrcoef`, and compare their mean with
 # `cka.mean_within_group_correlation` on the same examples.
@@ -246,7 +252,7 @@ print(f"brute force {brute:.6f}, modlib {fast:.6f}")
 # :::{admonition} Solution to exercise 2
 # :class: dropdown
 # Centring the columns over the examples removes $c$, so $\operatorname{CKA}(X, X + c) = 1$
-# exactly. Eq. {eq}`eq-pearson` centres each state over its units instead, which leaves $c$ in
+# exactly. Eq. {ref}`(6.1) <eq-pearson>` centres each state over its units instead, which leaves $c$ in
 # place: the correlations of all pairs move towards 1. CKA is also unchanged by a rotation $X Q$
 # of the state space; try it with `torch.linalg.qr`. The code is below.
 # :::
@@ -293,6 +299,6 @@ for name, values in (("untrained", S_untrained), ("trained", S_corr)):
 # %% [markdown]
 # ## Summary
 #
-# - The correlation metric {eq}`eq-correlation-metric` asks how similar a sub-network's states are when one digit is held fixed.
-# - CKA {eq}`eq-cka` compares whole representations, blind to rotations; the paper reports it as the distance $1 - \mathrm{CKA}$.
+# - The correlation metric {ref}`(7) <eq-correlation-metric>` asks how similar a sub-network's states are when one digit is held fixed.
+# - CKA {ref}`(6.2) <eq-cka>` compares whole representations, blind to rotations; the paper reports it as the distance $1 - \mathrm{CKA}$.
 # - Both make the one-connection network far more specialized than the all-to-all one, CKA even more so.

@@ -290,7 +290,7 @@ onset_table
 # whole paper-scale sweep was run again under three readings, with everything else, seeds included,
 # the same:
 #
-# - **A lower Deep-R learning rate.** The rate {eq}`eq-deepr-lr` runs from 0.1 at one connection to
+# - **A lower Deep-R learning rate.** The rate {ref}`(3.2) <eq-deepr-lr>` runs from 0.1 at one connection to
 #   0.01 at $p = 1$ (Table 1). With 0.003 at $p = 1$
 #   (`python -m modlib sweep --profile paper --deepr lr_dense=0.003`, table
 #   `results/paper_lr_dense_0.003.csv`), one connection keeps 0.1 and every other $p$ gets a smaller
