@@ -30,6 +30,15 @@ def n_connections(p: float, n_hidden: int) -> int:
     return max(1, int(round(p * n_hidden**2)))
 
 
+def connections_text(p: float, n_hidden: int) -> str:
+    """The connections per direction at fraction p in words, for a book's prose: "one connection",
+    "100 connections" or "all 10,000 connections" (p = 1)."""
+    n = n_connections(p, n_hidden)
+    if n == 1:
+        return "one connection"
+    return f"all {n:,} connections" if n == n_hidden**2 else f"{n:,} connections"
+
+
 def check_p(p, n_hidden: int) -> None:
     """Raise a clear error unless p is a number in [1/N^2, 1]."""
     low = 1.0 / n_hidden**2

@@ -476,15 +476,17 @@ def within_digit_correlations(h, digits, labels: Sequence[str], n_digits: int = 
     """Mean Pearson correlation of final states between examples grouped by one digit.
 
     h: (E, 2, B, N) final states h_T^n of E networks on B test pairs; digits: (B, 2). One row per
-    network, one panel per (sub-network n, digit k): entry (i, j) is the mean corr(h^n(x), h^n(x'))
-    over pairs x != x' whose digit k is i and j. The mean of the diagonal, weighted by its number
-    of pairs, is the correlation metric M(n, k) of eq. (7). Colours run from ``vmin`` to ``vmax``.
+    network (titled with its label), one panel per (sub-network n, digit k), in the order: sub-network
+    0 by its own digit D0, by the other digit D1, then sub-network 1 by its own digit D1, by the other
+    digit D0. Entry (i, j) is the mean corr(h^n(x), h^n(x')) over pairs x != x' whose digit k is i
+    and j. The mean of the diagonal, weighted by its number of pairs, is the correlation metric
+    M(n, k) of eq. (7). Colours run from ``vmin`` to ``vmax`` (one colour bar for all panels).
     """
     from .cka import standardize
 
     z = standardize(torch.as_tensor(h).double())  # (E, 2, B, N)
     E = z.shape[0]
-    fig, axes = plt.subplots(E, 4, figsize=(11.0, 2.6 * E + 0.3), squeeze=False, layout="constrained")
+    corr = {}  # k -> (E, 2, 10, 10)
     for k in range(2):
         onehot = torch.nn.functional.one_hot(torch.as_tensor(digits)[:, k].long(), n_digits).double()  # (B, 10)
         counts = onehot.sum(0)  # (10,)
@@ -493,18 +495,25 @@ def within_digit_correlations(h, digits, labels: Sequence[str], n_digits: int = 
         self_terms = torch.einsum("bg,enbd->eng", onehot, z.pow(2))  # (E, 2, 10) pairs x = x'
         pairs = pairs - torch.diag_embed(self_terms)
         n_pairs = counts[:, None] * counts[None, :] - torch.diag(counts)  # (10, 10)
-        corr = (pairs / n_pairs.clamp(min=1)).numpy()  # (E, 2, 10, 10)
-        for e in range(E):
-            for n in range(2):
-                ax = axes[e, 2 * n + k]
-                image = ax.imshow(corr[e, n], cmap="magma", vmin=vmin, vmax=vmax)
-                ax.set_title(f"sub-net {n}, grouped by $D_{k}$", fontsize=9, color=MODULE_COLORS[n])
-                ax.set_xticks(range(n_digits))
-                ax.set_yticks(range(n_digits))
-                ax.tick_params(labelsize=7)
-                ax.set_xlabel(f"$D_{k}$ of x'", fontsize=8)
-                ax.set_ylabel(f"{labels[e]}\n$D_{k}$ of x" if n == k == 0 else f"$D_{k}$ of x", fontsize=8)
-    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="mean correlation")
+        corr[k] = (pairs / n_pairs.clamp(min=1)).numpy()
+    fig = plt.figure(figsize=(8.4, 2.75 * E + 0.2), layout="constrained")
+    grid, side = fig.subfigures(1, 2, width_ratios=[1, 0.1], wspace=0)
+    for e, row in enumerate(grid.subfigures(E, 1, squeeze=False)[:, 0]):  # one row per network
+        row.suptitle(labels[e], fontsize=11, fontweight="bold")
+        for col, ax in enumerate(row.subplots(1, 4)):
+            n, other = divmod(col, 2)  # sub-network n by its own digit, then by the other one
+            k = 1 - n if other else n
+            image = ax.imshow(corr[k][e, n], cmap="magma", vmin=vmin, vmax=vmax)
+            ax.set_title(f"sub-network {n}\nby its {'other' if other else 'own'} digit $D_{k}$",
+                         fontsize=9, color=MODULE_COLORS[n])
+            ax.set_xticks(range(n_digits))
+            ax.set_yticks(range(n_digits))
+            ax.tick_params(labelsize=8, length=2, pad=1.5)
+            ax.set_xlabel(f"$D_{k}$ of x\u2032", fontsize=9, labelpad=1)
+            ax.set_ylabel(f"$D_{k}$ of x", fontsize=9, labelpad=1)
+    bar = side.colorbar(image, cax=side.add_axes((0.0, 0.12, 0.22, 0.76)))
+    bar.set_label("mean correlation of the states", fontsize=9)
+    bar.ax.tick_params(labelsize=8)
     plt.close(fig)  # laid out by matplotlib's constrained layout, which places the shared colour bar
     return fig
 
@@ -534,8 +543,10 @@ def specialization_against_structure(summary, metrics=("bottleneck", "weight_mas
 def specialization_compare(summaries: dict, metrics=("bottleneck", "weight_mask", "correlation", "cka"),
                            labels=None) -> Figure:
     """Each metric's mean specialization against p for several sweeps, one line per sweep (mean and
-    one standard deviation). ``summaries``: {legend label: :func:`modlib.results.summary`}."""
+    one standard deviation). ``summaries``: {legend label: :func:`modlib.results.summary`}; an empty
+    one (no network passed a filter) draws no line."""
     labels = labels or {}
+    summaries = {name: summ for name, summ in summaries.items() if len(summ)}
     present = [m for m in metrics if all(m in set(s["metric"]) for s in summaries.values())]
     rows = -(-len(present) // 2)
     fig, axes = plt.subplots(rows, 2, figsize=(8, 3 * rows), sharex=True, squeeze=False)

@@ -56,34 +56,52 @@ torch.set_num_threads(n_threads)
 # and $k^{\text{out}}_i$, $k^{\text{in}}_j$ the out- and in-degrees, Newman's modularity
 # {cite}`newman2006modularity` adapted to directed graphs is (the paper's eq. (4) and (9))
 #
+# (eq-q-directed)=
 # $$
 # Q = \frac{1}{M} \sum_{ij} \left( A_{ij} - \frac{k^{\text{out}}_i k^{\text{in}}_j}{M} \right)
 #     \delta(g_i, g_j).
-# $$ (eq-q-directed)
+# \tag{4}
+# $$
 #
 # The first term is the share of edges that stay inside a module; the second is that share's
-# expected value if the edges were shuffled with every unit keeping its degrees. Here is the
-# adjacency of one network.
+# expected value if the edges were shuffled with every unit keeping its degrees.
+# {numref}`fig-adjacency` shows the adjacency of one network.
 
 # %%
 cfg = config.ModelConfig(n_hidden=n_hidden)
 net = model.ModularRNN(p, seeds=seed, cfg=cfg)
 A = net.adjacency()[0]  # (2N, 2N), A[i, j] = 1 for an edge i -> j
 groups = net.groups()  # (2N,), 0 for the first N units
-plots.adjacency(A, groups)
+fig_adjacency = plots.adjacency(A, groups)
+
+# %% tags=["remove-cell"]
+glue("fig-adjacency", fig_adjacency, display=False)
+glue("p_used", float(p), display=False)
+glue("n_conn", int(net.n_conn[0]), display=False)
+glue("n_conn_text", model.connections_text(p, n_hidden), display=False)
 
 # %% [markdown]
-# What you should see: two solid blocks on the diagonal, the dense modules, and a sprinkling of
-# {glue:text}`n_conn` dots in each off-diagonal block, the connections of each direction.
+# ```{glue:figure} fig-adjacency
+# :name: fig-adjacency
+#
+# The adjacency matrix $A$ of one network with $p$ = {glue:text}`p_used:g`, source unit $i$ by
+# row and target unit $j$ by column, module 0's units first. Grey: the edges inside the modules;
+# coloured squares: the edges between them, blue from module 0 and orange from module 1.
+# ```
+#
+# Two solid blocks lie on the diagonal, the dense modules; the off-diagonal blocks hold the
+# {glue:text}`n_conn_text` of each direction, one dot each.
 #
 # ## The closed form
 #
 # Write $N$ for the units per module and $pN^2$ for the edges per direction. Three sums are all
-# {eq}`eq-q-directed` needs. The number of edges is
+# {ref}`(4) <eq-q-directed>` needs. The number of edges is
 #
+# (eq-q-edges)=
 # $$
 # M = \underbrace{2N^2}_{\text{inside}} + \underbrace{2pN^2}_{\text{between}} = 2N^2(1 + p).
-# $$ (eq-q-edges)
+# \tag{2.1}
+# $$
 #
 # The edges inside modules are all $2N^2$ entries with $\delta(g_i, g_j) = 1$. For the second
 # term, the sum over pairs in the same module factors by module,
@@ -91,13 +109,16 @@ plots.adjacency(A, groups)
 # k^{\text{out}}_i\big)\big(\sum_{j \in g} k^{\text{in}}_j\big)$, and each module sends $N^2$ edges
 # to itself and $pN^2$ to the other, and receives as many:
 #
+# (eq-q-group-degrees)=
 # $$
 # \sum_{i \in g} k^{\text{out}}_i = \sum_{j \in g} k^{\text{in}}_j = N^2 (1 + p)
 # \qquad \text{for } g = 0, 1.
-# $$ (eq-q-group-degrees)
+# \tag{2.2}
+# $$
 #
-# Putting {eq}`eq-q-edges` and {eq}`eq-q-group-degrees` into {eq}`eq-q-directed`:
+# Putting {ref}`(2.1) <eq-q-edges>` and {ref}`(2.2) <eq-q-group-degrees>` into {ref}`(4) <eq-q-directed>`:
 #
+# (eq-q-derivation)=
 # $$
 # \begin{aligned}
 # Q &= \frac{2N^2}{M} - \frac{2 \left(N^2 (1 + p)\right)^2}{M^2}
@@ -105,9 +126,10 @@ plots.adjacency(A, groups)
 #   &= \frac{1}{1 + p} - \frac{1}{2}
 #    = \frac{1 - p}{2 (1 + p)},
 # \end{aligned}
-# $$ (eq-q-derivation)
+# \tag{2.3}
+# $$
 #
-# which is the closed form {eq}`eq-q-closed-form` of the introduction, the paper's eq. (5). The
+# which is the closed form {ref}`(5) <eq-q-closed-form>` of the introduction, the paper's eq. (5). The
 # paper's appendix A.1 reaches it by approximating every unit's degree by $N(1 + p)$; the
 # derivation above shows that only the totals per module matter, and those are exact. So **eq. (5)
 # holds exactly, wherever the $pN^2$ edges of each direction fall**, and $Q$ computed from any
@@ -120,6 +142,8 @@ q_formula = structure.q_closed_form(net.p[0].item())  # eq. (5)
 n_conn = int(net.n_conn[0])
 k_out, k_in = A.sum(1), A.sum(0)  # (2N,) each
 N = n_hidden
+
+# %% tags=["remove-cell"]
 # eq-q-edges
 assert A.sum() == 2 * N**2 + 2 * n_conn, (
     "the adjacency must hold two dense modules and n_conn edges per direction")
@@ -128,23 +152,22 @@ assert k_out[:N].sum() == k_in[:N].sum() == N**2 + n_conn, (
     "module 0's degrees do not add up")
 assert abs(q_model - q_formula) < 1e-12 and 0 <= q_model <= 0.5, (
     "eq. (4) on the model must equal eq. (5)")
-glue("p_used", p, display=False)
-glue("n_conn", n_conn, display=False)
 glue("q_model", q_model, display=False)
 glue("q_formula", q_formula, display=False)
 glue("k_out_min", int(k_out.min()), display=False)
 glue("k_out_max", int(k_out.max()), display=False)
 
 # %% [markdown]
-# For this network ($p$ = {glue:text}`p_used:g`, {glue:text}`n_conn` connections per direction),
-# {eq}`eq-q-directed` on the adjacency gives $Q$ = {glue:text}`q_model:.12f` and
-# {eq}`eq-q-closed-form` gives {glue:text}`q_formula:.12f`, although the out-degrees of the units
+# For this network ($p$ = {glue:text}`p_used:g`, {glue:text}`n_conn_text` per direction),
+# {ref}`(4) <eq-q-directed>` on the adjacency gives $Q$ = {glue:text}`q_model:.12f` and
+# {ref}`(5) <eq-q-closed-form>` gives {glue:text}`q_formula:.12f`, although the out-degrees of the units
 # range from {glue:text}`k_out_min` to {glue:text}`k_out_max`.
 #
 # ## $Q$ against $p$
 #
 # The sweep of the paper builds networks at ten values of $p$, geometric from one connection per
-# direction to all $N^2$. Each is a fresh network with its own random connection pattern.
+# direction to all $N^2$; here we build {glue:text}`n_sweep_used` such networks. Each is a fresh
+# network with its own random connection pattern.
 
 # %%
 p_sweep = np.geomspace(1 / n_hidden**2, 1, n_sweep).tolist()
@@ -152,10 +175,6 @@ seeds = list(range(seed, seed + n_sweep))  # a fresh pattern for each network
 nets = model.ModularRNN(p_sweep, seeds=seeds, cfg=cfg)  # E = n_sweep networks
 q_sweep = structure.q_modularity(nets.adjacency(), groups)  # (E,), eq. (4)
 q_sweep_formula = structure.q_closed_form(nets.p)  # (E,), eq. (5)
-assert torch.allclose(q_sweep, q_sweep_formula, rtol=0, atol=1e-12), (
-    "eq. (4) on the models must equal eq. (5)")
-assert (q_sweep.diff() < 0).all() and q_sweep.max() <= 0.5, (
-    "Q must fall as p grows, from at most 1/2")
 pd.DataFrame({
     "connections per direction": nets.n_conn.tolist(),
     "p": nets.p.tolist(),
@@ -163,20 +182,42 @@ pd.DataFrame({
     "Q, eq. (5)": q_sweep_formula.tolist(),
 })
 
+# %% tags=["remove-cell"]
+glue("n_sweep_used", n_sweep, display=False)
+assert torch.allclose(q_sweep, q_sweep_formula, rtol=0, atol=1e-12), (
+    "eq. (4) on the models must equal eq. (5)")
+assert (q_sweep.diff() < 0).all() and q_sweep.max() <= 0.5, (
+    "Q must fall as p grows, from at most 1/2")
+
+# %% [markdown]
+# {numref}`fig-q-against-p` draws {ref}`(5) <eq-q-closed-form>` over the whole range of $p$, with
+# these networks on it.
+
 # %%
 p_curve = np.geomspace(1 / n_hidden**2, 1, n_curve)
 q_curve = structure.q_closed_form(p_curve)  # (n_curve,)
 q_threshold = structure.q_closed_form(p_threshold)
-glue("p_threshold", p_threshold, display=False)
-glue("q_threshold", q_threshold, display=False)
 q_isolated = structure.q_closed_form(0.0)  # no connections at all: 1/2
+fig_q = plots.q_against_p(p_curve, q_curve, nets.p, q_sweep, marks=q_marks)
+
+# %% tags=["remove-cell"]
+glue("fig-q-against-p", fig_q, display=False)
+glue("p_threshold", float(p_threshold), display=False)
+glue("q_threshold", q_threshold, display=False)
 glue("q_threshold_gap", 1 - q_threshold / q_isolated, display=False)
-plots.q_against_p(p_curve, q_curve, nets.p, q_sweep, marks=q_marks)
+glue("q_marks", " and ".join(f"{value:g}" for value in q_marks), display=False)
 
 # %% [markdown]
-# What you should see: $Q$ stays close to its maximum $\tfrac12$ over most of the logarithmic axis
-# and falls to $0$ only over the last two decades, with the models' values exactly on the curve.
-# At $p$ = {glue:text}`p_threshold:g`, where the paper's bottleneck and correlation measures
+# ```{glue:figure} fig-q-against-p
+# :name: fig-q-against-p
+#
+# Structural modularity $Q$ against the connection fraction $p$ on a log axis: the closed form of
+# eq. (5) (black line) and eq. (4) computed on the adjacency of each network built above (red
+# dots). Dotted lines mark $Q$ = {glue:text}`q_marks`.
+# ```
+#
+# $Q$ stays close to its maximum $\tfrac12$ over most of the logarithmic axis and falls to $0$ only
+# over the last two decades, with the models' values exactly on the curve. At $p$ = {glue:text}`p_threshold:g`, where the paper's bottleneck and correlation measures
 # begin to show specialization, $Q$ = {glue:text}`q_threshold:.3f`, only
 # {glue:text}`q_threshold_gap:.1%` below that of two modules with no connections at all. This is
 # why specialization "only for $Q > 0.49$" means *extreme* sparsity: $Q$ is a very compressed
@@ -184,7 +225,7 @@ plots.q_against_p(p_curve, q_curve, nets.p, q_sweep, marks=q_marks)
 #
 # ## Exercises
 #
-# **Exercise 1.** Invert {eq}`eq-q-closed-form`: which $p$ gives $Q = 0.35$, a network the paper
+# **Exercise 1.** Invert {ref}`(5) <eq-q-closed-form>`: which $p$ gives $Q = 0.35$, a network the paper
 # calls strongly modular yet finds with little or no functional specialization? How many
 # connections per direction is that for $N = 100$?
 
@@ -208,7 +249,7 @@ print(f"p = {p_035:.4f}, {n_035} connections per direction")
 exercises.check("02.1", lambda: (p_035, n_035))
 
 # %% [markdown]
-# **Exercise 2.** Check the claim that {eq}`eq-q-closed-form` does not depend on where the edges
+# **Exercise 2.** Check the claim that {ref}`(5) <eq-q-closed-form>` does not depend on where the edges
 # fall: in a copy of `A`, move the connections between modules so that they leave as few units as
 # possible (all of them from the first unit of each module while there are at most $N$), and
 # compute $Q$ again.
@@ -236,7 +277,7 @@ print(structure.q_modularity(B, groups).item(), q_formula)
 # %% [markdown] tags=["solution"]
 # :::{admonition} Solution to exercise 3
 # :class: dropdown
-# With no edges between modules, the first term of {eq}`eq-q-directed` is $1$ and the second is
+# With no edges between modules, the first term of {ref}`(4) <eq-q-directed>` is $1$ and the second is
 # $g \cdot (N^2)^2 / (g N^2)^2 = 1/g$. The code is below.
 # :::
 
@@ -254,6 +295,6 @@ exercises.check("02.3", lambda: q_four)
 # %% [markdown]
 # ## Summary
 #
-# - Directed modularity {eq}`eq-q-directed` compares the edges inside modules with their expected number.
-# - For two dense modules it is exactly $(1 - p) / (2(1 + p))$, {eq}`eq-q-closed-form`, wherever the edges fall.
+# - Directed modularity {ref}`(4) <eq-q-directed>` compares the edges inside modules with their expected number.
+# - For two dense modules it is exactly $(1 - p) / (2(1 + p))$, {ref}`(5) <eq-q-closed-form>`, wherever the edges fall.
 # - $Q$ stays above $0.49$ up to $p \approx 0.01$: high structural modularity spans most of the sparsity axis.

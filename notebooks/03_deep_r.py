@@ -17,9 +17,9 @@
 # # Deep Rewiring
 #
 # *You will see* how Deep-R {cite}`bellec2018deep` trains the connections between the modules
-# (section 2.4 of {cite:t}`bena2021extreme`): a network with one connection per direction and one
-# with a hundred, their fixed connection counts, and which connections survive training, minibatch
-# by minibatch. *Time:* about 30 s on a 2-core CPU at the default parameters.
+# (section 2.4 of {cite:t}`bena2021extreme`): a very sparse network and a denser one (at the
+# defaults, one connection per direction and a hundred), their fixed connection counts, and which
+# connections survive training, minibatch by minibatch. *Time:* about 30 s on a 2-core CPU at the default parameters.
 #
 # :::{admonition} Objectives and prerequisites
 # :class: tip
@@ -36,6 +36,8 @@ epochs = 5  # training epochs (paper: 5)
 log_every = 5  # minibatches between two snapshots of the active connections
 seed = 0  # seed of the pairing, the networks and their training
 n_threads = 1  # torch CPU threads; 1 is fastest on a small, busy CPU
+# assert the chapter's findings (they need the default sizes or larger)
+check_findings = True
 
 # %%
 import dataclasses
@@ -56,10 +58,12 @@ torch.set_num_threads(n_threads)
 # never changed, and a parameter $\theta_{ij}$. The connection is **active** when $\theta_{ij} > 0$
 # and **dormant** otherwise:
 #
+# (eq-deepr-weight)=
 # $$
 # w_{ij} = \begin{cases} s_{ij}\, \theta_{ij} & \text{if } \theta_{ij} > 0, \\
 #                        0 & \text{otherwise.} \end{cases}
-# $$ (eq-deepr-weight)
+# \tag{3.1}
+# $$
 #
 # At the start exactly $\operatorname{round}(pN^2)$ connections per direction are active, chosen at
 # random, with $\theta_{ij} = |\xi_{ij}| / \sqrt{N}$, $\xi_{ij} \sim \mathcal{N}(0, 1)$. Then, for
@@ -70,17 +74,21 @@ torch.set_num_threads(n_threads)
 #    $\eta_{N^2} = 0.01$ for all $N^2$ (`lr_sparsest` and `lr_dense`; the results chapter shows
 #    what a smaller $\eta_{N^2}$ changes),
 #
+#    (eq-deepr-lr)=
 #    $$
 #    \eta(p) = \eta_1 \left(\eta_{N^2} / \eta_1\right)^{\log_{10}(p N^2) / \log_{10}(N^2)},
-#    $$ (eq-deepr-lr)
+#    \tag{3.2}
+#    $$
 #
 #    decaying by a factor $0.95$ per epoch;
 # 2. the active $\theta$ shrink and take a random-walk step,
 #
+#    (eq-deepr-walk)=
 #    $$
 #    \theta_{ij} \leftarrow \theta_{ij} - \eta\, \lambda_1 + \eta\, \sigma (1 - p)\, \nu_{ij},
 #    \qquad \nu_{ij} \sim \mathcal{N}(0, 1),
-#    $$ (eq-deepr-walk)
+#    \tag{3.3}
+#    $$
 #
 #    with $\lambda_1$ = {glue:text}`l1:g` and $\sigma$ = {glue:text}`sigma:g`; the factor $1 - p$
 #    anneals the exploration away as the network becomes dense;
@@ -90,7 +98,7 @@ torch.set_num_threads(n_threads)
 #
 # Dormant connections get no gradient. So the number of active connections of each direction is
 # the same after every step, and with it the network's structure in the sense of chapter 2: its
-# $Q$, {eq}`eq-q-closed-form`, never moves, while *which* units are connected keeps changing. Table 1
+# $Q$, {ref}`(5) <eq-q-closed-form>`, never moves, while *which* units are connected keeps changing. Table 1
 # of the paper gives "Betas 0.9/0.95" for the two optimizers; like the authors' public code, we
 # read them as the per-epoch learning-rate decays of Adadelta and of Adam.
 
@@ -101,8 +109,10 @@ cfg = config.TrainConfig(epochs=epochs)
 N = nets.cfg.n_hidden
 lr = deepr.deepr_lr(nets.n_conn, N, cfg.deepr)  # (E,), eq-deepr-lr
 sign_before = nets.sign.clone()  # (E, 2, N, N)
-theta_before = nets.theta.detach()[0][nets.active()[0]]  # (2,) sparse network
+theta_before = nets.theta.detach()[0][nets.active()[0]]  # sparse network's theta
 counts = nets.active().sum((-1, -2))  # (E, 2) active connections
+
+# %% tags=["remove-cell"]
 assert (counts == nets.n_conn[:, None]).all(), (
     "each direction must hold exactly n_conn connections")
 assert ((cfg.deepr.lr_dense <= lr) & (lr <= cfg.deepr.lr_sparsest)).all(), (
@@ -111,13 +121,17 @@ glue("l1", cfg.deepr.l1, display=False)
 glue("sigma", cfg.deepr.noise, display=False)
 glue("rewire_theta", cfg.deepr.rewire_theta, display=False)
 glue("log_every", log_every, display=False)
+glue("p_sparse", float(p), display=False)
+glue("p_compare_used", float(p_compare), display=False)
+p_values_used = (p, p_compare)
 for e, key in enumerate(["sparse", "compare"]):
     glue(f"n_conn_{key}", int(nets.n_conn[e]), display=False)
+    glue(f"conn_text_{key}", model.connections_text(p_values_used[e], N), display=False)
     glue(f"lr_{key}", lr[e].item(), display=False)
 
 # %% [markdown]
-# The sparse network has {glue:text}`n_conn_sparse` connection per direction and learning rate
-# $\eta$ = {glue:text}`lr_sparse:.3g`; the other has {glue:text}`n_conn_compare` and
+# The sparse network has {glue:text}`conn_text_sparse` per direction and learning rate
+# $\eta$ = {glue:text}`lr_sparse:.3g`; the other has {glue:text}`conn_text_compare` and
 # $\eta$ = {glue:text}`lr_compare:.3g`.
 #
 # ## Training
@@ -127,6 +141,7 @@ for e, key in enumerate(["sparse", "compare"]):
 # `deepr.ConnectionLog` as `on_step`, which it calls after every minibatch. The log keeps the
 # initial connections and a snapshot every {glue:text}`log_every` minibatches:
 # {glue:text}`n_snapshots` snapshots, {glue:text}`log_mib:.1f` MiB of booleans.
+# {numref}`fig-deepr-training` shows the test accuracy of both networks.
 
 # %%
 train_data = data.paired_mnist("train", n=n_train, seed=seed)
@@ -136,64 +151,92 @@ result = train.train(nets, train_data, test_data, cfg, progress=False, on_step=l
 # (S, E, 2, N, N) bool, (S,) minibatch of each snapshot
 active, times = log.active, log.times
 rewired = torch.tensor(result.rewired_per_epoch).T  # (epochs, E)
+fig_training = plots.training_curves(result.history, labels)
+
+# %% tags=["remove-cell"]
+glue("fig-deepr-training", fig_training, display=False)
 glue("n_snapshots", len(times), display=False)
 glue("log_mib", active.nbytes / 2**20, display=False)
-plots.training_curves(result.history, labels)
+for e, key in enumerate(["sparse", "compare"]):
+    glue(f"acc_{key}", result.accuracy[e], display=False)
+assert all(len(h) == epochs and 0 <= h[-1] <= 1 for h in result.history), (
+    "want one test accuracy in [0, 1] per epoch and network")
+if check_findings:  # chance is 0.1
+    assert min(result.accuracy) > 0.2, "a network is near chance: raise epochs or n_train"
+    assert result.accuracy[1] > result.accuracy[0], (
+        "the denser network should be ahead of the sparse one: raise epochs or n_train")
 
 # %% [markdown]
-# What you should see: both networks well above chance, the one with a hundred connections per
-# direction ahead of the one with a single connection, which reaches
-# {glue:text}`acc_sparse:.1%` against {glue:text}`acc_compare:.1%`.
+# ```{glue:figure} fig-deepr-training
+# :name: fig-deepr-training
+#
+# Test accuracy on the main task after each epoch, for the sparse network ($p$ =
+# {glue:text}`p_sparse:g`) and the denser one ($p$ = {glue:text}`p_compare_used:g`); the dotted
+# line is chance (0.1).
+# ```
+#
+# The sparse network reaches {glue:text}`acc_sparse:.1%` and the denser one
+# {glue:text}`acc_compare:.1%`; at the default sizes both are well above chance, the denser one
+# ahead.
 #
 # ## A constant number of connections
 #
 # Whatever the rewiring does, every snapshot must hold exactly $\operatorname{round}(pN^2)$ active
 # connections per direction, the signs must not have changed, and $Q$ must still be
-# {eq}`eq-q-closed-form`. A connection active at a snapshot but not at the one before was switched
+# {ref}`(5) <eq-q-closed-form>`. A connection active at a snapshot but not at the one before was switched
 # on by a rewiring in between, so the snapshots see at most as many new connections as there
-# were rewirings.
+# were rewirings. {numref}`fig-deepr-connections` follows the connections of both networks.
 
 # %%
 counts = active.sum((-1, -2))  # (S, E, 2)
+q_after = structure.q_modularity(nets.adjacency(), nets.groups())  # (E,)
+q_formula = structure.q_closed_form(nets.p)  # (E,), eq-q-closed-form
+steps = epochs * -(-len(train_data) // cfg.batch_size)  # minibatches in all
+total = torch.tensor(result.rewired)  # (E,) rewirings in the whole run
+# (E,) new connections at a snapshot
+seen = (active[1:] & ~active[:-1]).sum((0, -1, -2, -3))
+n_initial = active[0].sum((-1, -2, -3))  # (E,)
+kept = (active[-1] & active[0]).sum((-1, -2, -3)) / n_initial  # (E,)
+first_share = rewired[0] / total.clamp(min=1)  # (E,) share in epoch 1
+lifetime = steps * n_initial / total.clamp(min=1)  # (E,) minibatches
+fig_connections = plots.active_connections(active, rewired, labels, times=times)
+
+# %% tags=["remove-cell"]
+glue("fig-deepr-connections", fig_connections, display=False)
 # at every snapshot
 assert (counts == nets.n_conn[None, :, None]).all(), (
     "Deep-R must keep the connection count at every snapshot")
 assert torch.equal(nets.sign, sign_before), (
     "Deep-R must never change a connection's sign")
-q_after = structure.q_modularity(nets.adjacency(), nets.groups())  # (E,)
-q_formula = structure.q_closed_form(nets.p)  # (E,), eq-q-closed-form
 assert torch.allclose(q_after, q_formula, rtol=0, atol=1e-12), (
     "Q after training must still equal eq. (5)")
-steps = epochs * -(-len(train_data) // cfg.batch_size)  # minibatches in all
 assert len(times) == 1 + steps // log_every, (
     "unexpected snapshot times")
 assert times[-1] == steps - steps % log_every, (
     "unexpected snapshot times")
-total = torch.tensor(result.rewired)  # (E,) rewirings in the whole run
 assert torch.equal(rewired.sum(0), total), (
     "rewirings per epoch must add up to the total")
-# (E,) new connections at a snapshot
-seen = (active[1:] & ~active[:-1]).sum((0, -1, -2, -3))
 assert (seen <= total).all(), "more new connections seen than rewirings made"
-n_initial = active[0].sum((-1, -2, -3))  # (E,)
-kept = (active[-1] & active[0]).sum((-1, -2, -3)) / n_initial  # (E,)
-first_share = rewired[0] / total.clamp(min=1)  # (E,) share in epoch 1
-lifetime = steps * n_initial / total.clamp(min=1)  # (E,) minibatches
 for e, key in enumerate(["sparse", "compare"]):
-    glue(f"acc_{key}", result.accuracy[e], display=False)
     glue(f"rewired_{key}", int(total[e]), display=False)
     glue(f"seen_{key}", int(seen[e]), display=False)
     glue(f"kept_{key}", kept[e].item(), display=False)
     glue(f"first_share_{key}", first_share[e].item(), display=False)
     glue(f"lifetime_{key}", lifetime[e].item(), display=False)
 glue("steps", steps, display=False)
-plots.active_connections(active, rewired, labels, times=times)
 
 # %% [markdown]
-# What you should see: on the left, flat lines, the active count of each direction held fixed at
-# every snapshot; in the middle, the rewirings of each epoch, most of them early; on the right, the
-# share of the initial connections still active, snapshot by snapshot, falling fastest in the
-# first epoch.
+# ```{glue:figure} fig-deepr-connections
+# :name: fig-deepr-connections
+#
+# Left: the active connections of each direction (solid 0→1, dashed 1→0) at every snapshot, log
+# axis. Middle: the rewirings of each epoch, both directions together, log axis. Right: the share
+# of the initial connections still active at each snapshot. One colour per network.
+# ```
+#
+# The active count of each direction stays fixed at every snapshot (flat lines). At the default
+# sizes most rewirings come early, and the share of the initial connections still active falls
+# fastest in the first epoch.
 #
 # Over {glue:text}`steps:,` minibatches the sparse network rewired {glue:text}`rewired_sparse`
 # times and the other {glue:text}`rewired_compare:,` times, on average one rewiring per connection
@@ -202,7 +245,7 @@ plots.active_connections(active, rewired, labels, times=times)
 # them. A new connection starts with a tiny $\theta$, and Adam's first step moves it by about
 # $\eta$, down when the gradient says so, whatever the gradient's size: a new connection the loss
 # does not want dies at the next minibatch, long before the $\lambda_1$ shrinkage and the random
-# walk {eq}`eq-deepr-walk` matter, while a connection the loss needs soon has a $\theta$ far from
+# walk {ref}`(3.3) <eq-deepr-walk>` matter, while a connection the loss needs soon has a $\theta$ far from
 # zero. Many connections therefore live and die between two snapshots: the snapshots saw
 # {glue:text}`seen_compare:,` of the denser network's {glue:text}`rewired_compare:,` new
 # connections. At the end, {glue:text}`kept_compare:.0%` of its initial connections are still
@@ -210,33 +253,45 @@ plots.active_connections(active, rewired, labels, times=times)
 #
 # ## Which connections survive
 #
-# The sparse network's connections, one row for each connection seen active at a snapshot:
+# {numref}`fig-deepr-timeline` shows the sparse network's connections, one row for each connection
+# seen active at a snapshot.
 
 # %%
 theta_after = [t[a] for t, a in zip(nets.theta.detach(), nets.active())]
 changed = (active[1:] != active[:-1]).flatten(2).any(-1)  # (S - 1, E) pattern changed
 # sparse network's last change
 settled = torch.cat([times[:1], times[1:][changed[:, 0]]]).max()
+theta_final = nets.theta[0].detach()  # (2, N, N) sparse network
+fig_timeline = plots.connection_timeline(active[:, 0], theta_final, times=times)
+
+# %% tags=["remove-cell"]
+glue("fig-deepr-timeline", fig_timeline, display=False)
 glue("settled_sparse", int(settled), display=False)
 glue("theta_before_sparse", theta_before.max().item(), display=False)
 glue("theta_after_sparse", theta_after[0].min().item(), display=False)
 glue("theta_median_compare", theta_after[1].median().item(), display=False)
-plots.connection_timeline(active[:, 0], nets.theta[0].detach(), times=times)
 
 # %% [markdown]
-# What you should see: a row per connection of each direction, a bar over the minibatches where
-# it was active, and the final $\theta$ of the survivors. The sparse network tries a few partners
-# early on and holds the connections it keeps from minibatch {glue:text}`settled_sparse` at the
+# ```{glue:figure} fig-deepr-timeline
+# :name: fig-deepr-timeline
+#
+# The connections between the modules of the sparse network ($p$ = {glue:text}`p_sparse:g`), one
+# row per connection seen active at a snapshot (blue: direction 0→1, orange: 1→0), against the
+# minibatch; a bar spans the snapshots where the connection was active, and the connections still
+# active at the end are labelled with their final $\theta$.
+# ```
+#
+# The sparse network tries a few partners early on and holds the connections it keeps from minibatch {glue:text}`settled_sparse` at the
 # latest. A connection that lived and died between two snapshots does not appear; the rewiring
 # counts above include it. The sparse network's initial $\theta$ were at most
 # {glue:text}`theta_before_sparse:.2f`; its connections at the end have $\theta \ge$
 # {glue:text}`theta_after_sparse:.2f`, against a median of
-# {glue:text}`theta_median_compare:.2f` in the denser network, whose hundred connections per
-# direction share the work.
+# {glue:text}`theta_median_compare:.2f` in the denser network, whose
+# {glue:text}`conn_text_compare` per direction share the work.
 #
 # ## Exercises
 #
-# **Exercise 1.** Compute the Deep-R learning rate {eq}`eq-deepr-lr` for the ten values of $p$ of
+# **Exercise 1.** Compute the Deep-R learning rate {ref}`(3.2) <eq-deepr-lr>` for the ten values of $p$ of
 # the paper's sweep (`numpy.geomspace(1e-4, 1, 10)`, with $N = 100$) using `deepr.deepr_lr`, and
 # check its two ends.
 
@@ -281,8 +336,8 @@ res = train.train(net_quiet, train_data, test_data, no_walk, progress=False)
 print(f"rewired {res.rewired[0]} times, accuracy {res.accuracy[0]:.3f}")
 
 # %% [markdown]
-# **Exercise 3.** What sets the rate of rewiring: the Deep-R learning rate {eq}`eq-deepr-lr` or the
-# shrinkage $\lambda_1$ of {eq}`eq-deepr-walk`? Train fresh copies of both networks for one epoch,
+# **Exercise 3.** What sets the rate of rewiring: the Deep-R learning rate {ref}`(3.2) <eq-deepr-lr>` or the
+# shrinkage $\lambda_1$ of {ref}`(3.3) <eq-deepr-walk>`? Train fresh copies of both networks for one epoch,
 # first with both ends of the learning rate (`lr_sparsest` and `lr_dense`) multiplied by 0.1, 0.3,
 # 1 and 3, then with $\lambda_1$ multiplied by 0, 1, 10 and 100 (`dataclasses.replace` on
 # `config.DeepRConfig()`), and compare their rewirings with those of the first epoch above.
@@ -324,6 +379,6 @@ for f, r in by_l1.items():
 # %% [markdown]
 # ## Summary
 #
-# - Deep-R keeps exactly $\operatorname{round}(pN^2)$ connections per direction {eq}`eq-deepr-weight`, so $Q$ is fixed.
-# - Adam's steps of order $\eta$ {eq}`eq-deepr-lr`, more than the shrinkage and the random walk {eq}`eq-deepr-walk`, decide which connections live; dead ones are replaced at random.
+# - Deep-R keeps exactly $\operatorname{round}(pN^2)$ connections per direction {ref}`(3.1) <eq-deepr-weight>`, so $Q$ is fixed.
+# - Adam's steps of order $\eta$ {ref}`(3.2) <eq-deepr-lr>`, more than the shrinkage and the random walk {ref}`(3.3) <eq-deepr-walk>`, decide which connections live; dead ones are replaced at random.
 # - With one connection per direction, learning *which* link to keep is what lets the modules share the parity bit.

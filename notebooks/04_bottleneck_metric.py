@@ -36,6 +36,8 @@ bottleneck = 5  # units of the bottleneck layer (paper: 5)
 epochs = 5  # training epochs of the bottleneck network (paper: 7)
 bottleneck_epochs = 5  # epochs of readout retraining (paper: 5)
 seed = 0  # seed of the pairing, the networks and the metric
+# assert the chapter's findings (they need the default sizes or larger)
+check_findings = True
 
 # %%
 import torch
@@ -46,8 +48,8 @@ from modlib import config, data, metrics, model, plots, train
 # %% [markdown]
 # ## Retraining a whole readout is too powerful
 #
-# To ask whether sub-network $n$ can do sub-task $k$ of {eq}`eq-subtask` (name digit $D_k$), we
-# would like to read the answer out of it. Left as trained, its readout {eq}`eq-readout` answers the
+# To ask whether sub-network $n$ can do sub-task $k$ of {ref}`(2) <eq-subtask>` (name digit $D_k$), we
+# would like to read the answer out of it. Left as trained, its readout {ref}`(1.2) <eq-readout>` answers the
 # main task, so some retraining is unavoidable. The simplest choice, retraining the readout
 # $W^{(n)}_{hr}, \beta^{(n)}_{hr}$ from the $N$ hidden units, is too powerful: the state of $N$
 # tanh units driven by an image holds so much about the image that a linear readout classifies
@@ -57,7 +59,8 @@ from modlib import config, data, metrics, model, plots, train
 # layer ($N$ units) has a readout from a random, invertible linear image of the full state, so
 # retraining it is retraining a full readout; beside it, the same untrained network with a
 # bottleneck of a few units. `metrics.bottleneck_metric` retrains the last layer of sub-network $n$
-# to name digit $k$ and returns the test accuracy $M(n, k)$, shape `(E, 2, 2)`.
+# to name digit $k$ and returns the test accuracy $M(n, k)$, shape `(E, 2, 2)`
+# ({numref}`fig-wide-readout`).
 
 # %%
 train_data = data.paired_mnist("train", n=n_train, seed=seed)
@@ -71,31 +74,44 @@ wide = model.ModularRNN(p_values, seeds=seed, cfg=wide_cfg)  # untrained
 narrow = model.ModularRNN(p_values, seeds=seed, cfg=narrow_cfg)  # untrained
 M_wide = metrics.bottleneck_metric(wide, train_data, test_data, cfg)  # (E, 2, 2)
 M_narrow = metrics.bottleneck_metric(narrow, train_data, test_data, cfg)  # (E, 2, 2)
-plots.raw_metric(M_wide, [f"untrained, {label}" for label in labels],
-                 f"accuracy, readout from all {N} units", chance=0.1)
-
-# %% [markdown]
-# What you should see: untrained networks whose sub-network $n$ names its own digit $D_n$ (the
-# diagonal) far above chance, {glue:text}`wide_own:.0%` on average, with no training at all. In the
-# dense network, whose sub-networks are fully connected, even the other digit can be read out.
-
-# %%
 own_wide = metrics.own_and_other(M_wide)[0]  # (E, 2): M(n, n)
 own_narrow = metrics.own_and_other(M_narrow)[0]  # (E, 2)
+fig_wide = plots.raw_metric(M_wide, [f"untrained, {label}" for label in labels],
+                            f"accuracy, readout from all {N} units", chance=0.1)
+
+# %% tags=["remove-cell"]
+glue("fig-wide-readout", fig_wide, display=False)
+for e, key in enumerate(["sparse", "dense"]):
+    glue(f"p_{key}", float(p_values[e]), display=False)
+    glue(f"conn_text_{key}", model.connections_text(p_values[e], N), display=False)
+glue("N_used", N, display=False)
 assert M_wide.shape == M_narrow.shape == (len(p_values), 2, 2), (
     "unexpected metric shape")
 assert all(((0 <= M) & (M <= 1)).all() for M in (M_wide, M_narrow)), (
     "an accuracy outside [0, 1]")
-# chance is 0.1
-assert (own_wide > 0.5).all(), (
-    "a wide readout should read the own digit well: raise n_train")
-assert own_narrow.mean() < own_wide.mean() - 0.2, (
-    "the bottleneck should constrain the readout: is bottleneck_units small?")
+if check_findings:  # chance is 0.1
+    assert (own_wide > 0.5).all(), (
+        "a wide readout should read the own digit well: raise n_train")
+    assert own_narrow.mean() < own_wide.mean() - 0.2, (
+        "the bottleneck should constrain the readout: is bottleneck_units small?")
 glue("wide_own", own_wide.mean().item(), display=False)
 glue("narrow_own", own_narrow.mean().item(), display=False)
 glue("bottleneck_used", bottleneck, display=False)
 
 # %% [markdown]
+# ```{glue:figure} fig-wide-readout
+# :name: fig-wide-readout
+#
+# The accuracy $M(n, k)$ of a readout retrained from all {glue:text}`N_used` hidden units of
+# sub-network $n$ (row) to name digit $D_k$ (column), for the two *untrained* networks, one
+# panel each; the own digit is on the diagonal, chance is 0.1.
+# ```
+#
+# With no training at all, the sub-networks name their own digit $D_n$ with accuracy
+# {glue:text}`wide_own:.0%` on average (at the default sizes, far above chance). The more
+# connections join the sub-networks, the better even the other digit can be read out: at the
+# default all-to-all end it is well above chance.
+#
 # With a bottleneck of {glue:text}`bottleneck_used` units the same untrained networks name their own
 # digit only {glue:text}`narrow_own:.0%` of the time. A measure built on retraining must leave
 # the readout too little room to do the sub-network's work for it.
@@ -104,24 +120,34 @@ glue("bottleneck_used", bottleneck, display=False)
 #
 # The paper's answer (fig. 1b) is a narrow linear layer between each sub-network and its readout:
 #
+# (eq-bottleneck)=
 # $$
 # b^{(n)} = W^{(n)}_{hb} h^{(n)}_T + \beta^{(n)}_{hb}, \qquad
 # r^{(n)} = W^{(n)}_{br} b^{(n)} + \beta^{(n)}_{br},
-# $$ (eq-bottleneck)
+# \tag{4.1}
+# $$
 #
-# with $b^{(n)}$ of 5 units, enough to carry which digit was seen but too few to carry much of
-# the image: in the spirit of the information bottleneck {cite}`tishby2000information`, it keeps
+# with $b^{(n)}$ of a few units (the paper's 5; here {glue:text}`bottleneck_used`), enough to carry
+# which digit was seen but too few to carry much of the image: in the spirit of the information bottleneck {cite}`tishby2000information`, it keeps
 # what was computed and drops the stimulus. The network is trained on the main task as before,
-# with {eq}`eq-bottleneck` in place of {eq}`eq-readout` and the same competitive decision
-# {eq}`eq-decision`.
+# with {ref}`(4.1) <eq-bottleneck>` in place of {ref}`(1.2) <eq-readout>` and the same competitive decision
+# {ref}`(1.3) <eq-decision>`, as {numref}`fig-bottleneck-network` draws it.
 
 # %%
-plots.bottleneck_architecture(bottleneck=bottleneck)
+fig_network = plots.bottleneck_architecture(bottleneck=bottleneck)
+
+# %% tags=["remove-cell"]
+glue("fig-bottleneck-network", fig_network, display=False)
 
 # %% [markdown]
-# What you should see: each sub-network's image, hidden layer, bottleneck and readout; the two
-# hidden layers exchange information only through $W_{\text{sparse}}$; the red weights are the
+# ```{glue:figure} fig-bottleneck-network
+# :name: fig-bottleneck-network
+#
+# The bottleneck network (the paper's fig. 1b): for each sub-network, its image, hidden layer,
+# bottleneck and readout, each box labelled with its number of units. The two hidden layers
+# exchange information only through $W_{\text{sparse}}$ (dashed); the red weights $W_{br}$ are the
 # only ones the metric retrains.
+# ```
 #
 # The **bottleneck metric** $M(n, k)$ of sub-network $n$ on sub-task $k$ is the test accuracy
 # after (section 3.1)
@@ -130,10 +156,12 @@ plots.bottleneck_architecture(bottleneck=bottleneck)
 # 2. freezing every parameter except $W^{(n)}_{br}, \beta^{(n)}_{br}$,
 # 3. re-initializing those and retraining them, so that $r^{(n)}$ alone names digit $D_k$:
 #
+# (eq-bottleneck-metric)=
 # $$
 # M(n, k) = \Pr_{\text{test}}\Big[\operatorname*{arg\,max}_i r^{(n)}_i = D_k\Big]
 # \quad \text{after retraining } W^{(n)}_{br}, \beta^{(n)}_{br} \text{ on } D_k.
-# $$ (eq-bottleneck-metric)
+# \tag{4.2}
+# $$
 #
 # Retraining uses Adadelta {cite}`zeiler2012adadelta` with learning rate 0.5 decaying by 0.9 per
 # epoch (Table 1). Since everything below $W^{(n)}_{br}$ is frozen, `modlib` computes the
@@ -141,54 +169,76 @@ plots.bottleneck_architecture(bottleneck=bottleneck)
 # together.
 #
 # ## Training two bottleneck networks
+#
+# Both networks train on the main task together ({numref}`fig-bottleneck-training`).
 
 # %%
 # as `narrow`, to be trained
 nets = model.ModularRNN(p_values, seeds=seed, cfg=narrow_cfg)
 train_cfg = config.TrainConfig(epochs=epochs)
 result = train.train(nets, train_data, test_data, train_cfg, progress=False)
-# chance is 0.1
-assert all(0.25 < a <= 1 for a in result.accuracy), (
-    "a network is near chance: raise epochs or n_train")
+fig_training = plots.training_curves(result.history, labels)
+
+# %% tags=["remove-cell"]
+glue("fig-bottleneck-training", fig_training, display=False)
+assert all(0 <= a <= 1 for a in result.accuracy), "an accuracy outside [0, 1]"
+if check_findings:  # chance is 0.1
+    assert all(a > 0.25 for a in result.accuracy), (
+        "a network is near chance: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"acc_{key}", result.accuracy[e], display=False)
 glue("epochs_used", epochs, display=False)
 glue("n_train_used", len(train_data), display=False)
-plots.training_curves(result.history, labels)
 
 # %% [markdown]
-# What you should see: both networks well above chance on the main task after
-# {glue:text}`epochs_used` epochs on {glue:text}`n_train_used:,` pairs, the dense one
-# ({glue:text}`acc_dense:.1%`) ahead of the one with a single connection per direction
-# ({glue:text}`acc_sparse:.1%`), which can pass little more than the parity bit.
+# ```{glue:figure} fig-bottleneck-training
+# :name: fig-bottleneck-training
+#
+# Test accuracy on the main task after each epoch of the two bottleneck networks, one line per
+# value of $p$; the dotted line is chance (0.1).
+# ```
+#
+# After {glue:text}`epochs_used` epochs on {glue:text}`n_train_used:,` pairs, the network with
+# {glue:text}`conn_text_sparse` per direction reaches {glue:text}`acc_sparse:.1%` and the one with
+# {glue:text}`conn_text_dense` {glue:text}`acc_dense:.1%`. At the default sizes both are well above
+# chance and the dense one is ahead: a single connection per direction can pass little more than
+# the parity bit.
 #
 # ## The metric
+#
+# {numref}`fig-bottleneck-metric` gives the metric of both trained networks.
 
 # %%
 M = metrics.bottleneck_metric(nets, train_data, test_data, cfg)  # (E, 2, 2): [e, n, k]
-plots.raw_metric(M, labels, "bottleneck accuracy M(n, k)", chance=0.1)
-
-# %% [markdown]
-# What you should see: for the sparse network a bright diagonal, each sub-network naming its own
-# digit and barely better than chance on the other's; for the dense network a flatter table.
-
-# %%
 own, other = metrics.own_and_other(M)  # (E, 2) each: M(n, n) and M(n, 1 - n)
+fig_metric = plots.raw_metric(M, labels, "bottleneck accuracy M(n, k)", chance=0.1)
+
+# %% tags=["remove-cell"]
+glue("fig-bottleneck-metric", fig_metric, display=False)
 assert M.shape == (len(p_values), 2, 2) and ((0 <= M) & (M <= 1)).all(), (
     "unexpected metric shape or range")
-# sparse network: both prefer their own digit
-assert (own[0] > other[0] + 0.1).all(), (
-    "the sparse network should read its own digit better: raise epochs or n_train")
+if check_findings:  # sparse network: both prefer their own digit
+    assert (own[0] > other[0] + 0.1).all(), (
+        "the sparse network should read its own digit better: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"own_{key}", own[e].mean().item(), display=False)
     glue(f"other_{key}", other[e].mean().item(), display=False)
 glue("own_trained_sparse_gain", (own[0] - own_narrow[0]).mean().item(), display=False)
 
 # %% [markdown]
+# ```{glue:figure} fig-bottleneck-metric
+# :name: fig-bottleneck-metric
+#
+# The bottleneck metric $M(n, k)$ of eq. (4.2), the test accuracy of sub-network $n$ (row) naming
+# digit $D_k$ (column) after its readout $W_{br}$ is retrained, one panel per trained network;
+# the own digit is on the diagonal, chance is 0.1.
+# ```
+#
 # In the sparse network, the sub-networks name their own digit with accuracy
-# {glue:text}`own_sparse:.1%` on average and the other one's with {glue:text}`other_sparse:.1%`,
-# close to chance: one connection each way carries almost nothing about the other image. In the
-# dense network the numbers are {glue:text}`own_dense:.1%` and {glue:text}`other_dense:.1%`.
+# {glue:text}`own_sparse:.1%` on average and the other one's with {glue:text}`other_sparse:.1%`.
+# At the default sizes, with one connection each way, the second is close to chance: a single
+# connection carries almost nothing about the other image. In the dense network the numbers are
+# {glue:text}`own_dense:.1%` and {glue:text}`other_dense:.1%`.
 # Training raised the sparse network's own-digit accuracy by {glue:text}`own_trained_sparse_gain:.2f`
 # over the same network untrained: the bottleneck holds what the network learned to compute.
 #
@@ -197,36 +247,50 @@ glue("own_trained_sparse_gain", (own[0] - own_narrow[0]).mean().item(), display=
 # Section 3.4 of the paper turns any metric into one number per sub-network, its
 # **specialization** (the paper's eq. (8)):
 #
+# (eq-specialization)=
 # $$
 # M_{\text{spec}}(n) = \frac{M(n, n) - M(n, 1 - n)}{M(n, n) + M(n, 1 - n)} \in [-1, 1].
-# $$ (eq-specialization)
+# \tag{8}
+# $$
 #
 # It is $1$ when sub-network $n$ does its own sub-task only, $0$ when it does both equally well
 # (or equally badly), and $-1$ when it does only the other's. Chapters 5 and 6 apply it to the
-# other two metrics.
+# other two metrics. {numref}`fig-bottleneck-specialization` shows it for the two networks.
 
 # %%
 S = metrics.specialization(own, other)  # (E, 2), eq-specialization
+fig_spec = plots.specialization_bars({"bottleneck metric": S}, labels)
+
+# %% tags=["remove-cell"]
+glue("fig-bottleneck-specialization", fig_spec, display=False)
 assert S.shape == (len(p_values), 2) and ((-1 <= S) & (S <= 1)).all(), (
     "eq. (8) must lie in [-1, 1]")
-# sparser: more specialized
-assert S[0].mean() > S[1].mean() + 0.2, (
-    "the sparse network should specialize more than the dense one: "
-    "raise epochs or n_train")
+if check_findings:  # sparser: more specialized
+    assert S[0].mean() > S[1].mean() + 0.2, (
+        "the sparse network should specialize more than the dense one: "
+        "raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"spec_{key}", S[e].mean().item(), display=False)
-plots.specialization_bars({"bottleneck metric": S}, labels)
 
 # %% [markdown]
-# What you should see: both sub-networks of the sparse network clearly specialized, mean
-# {glue:text}`spec_sparse:.2f`, and the dense network's much less, mean {glue:text}`spec_dense:.2f`.
+# ```{glue:figure} fig-bottleneck-specialization
+# :name: fig-bottleneck-specialization
+#
+# The specialization of eq. (8) from the bottleneck metric, for each sub-network (blue: 0,
+# orange: 1) of each network; $1$ is a sub-network that names only its own digit, $0$ one that
+# names both equally well.
+# ```
+#
+# The sparse network's sub-networks have a mean specialization of {glue:text}`spec_sparse:.2f`, the
+# dense network's {glue:text}`spec_dense:.2f`; at the default sizes both sub-networks of the sparse
+# network are clearly specialized and the dense network's much less.
 #
 # ## Comparison with the paper
 #
 # The paper (fig. 2, top row) finds the bottleneck specialization flat near its dense value until
 # $p < 0.01$ ($Q > 0.49$), then rising steeply to its highest value at one connection per
-# direction. Our two ends agree in direction: the sparse network is far more specialized than the
-# dense one. The paper averages ten networks per $p$ trained on all the data; here there are two
+# direction. At the default parameters, one connection per direction and all of them, our two ends
+# agree in direction: the sparse network is far more specialized than the dense one. The paper averages ten networks per $p$ trained on all the data; here there are two
 # networks, trained on {glue:text}`n_train_used:,` pairs, so the values move by several hundredths
 # with `seed`. A dense network is not exactly at 0 either: each image enters only its own
 # sub-network, so even with all-to-all connections the own digit is easier to read out. The
@@ -234,7 +298,7 @@ plots.specialization_bars({"bottleneck metric": S}, labels)
 #
 # ## Exercises
 #
-# **Exercise 1.** Compute {eq}`eq-specialization` by hand for sub-network 1 of the sparse network
+# **Exercise 1.** Compute {ref}`(8) <eq-specialization>` by hand for sub-network 1 of the sparse network
 # from `M`, and check it against `S`.
 
 # %% [markdown] tags=["solution"]
@@ -305,6 +369,6 @@ for metric_seed in [1, 2]:
 # %% [markdown]
 # ## Summary
 #
-# - Retraining a full readout lets even an untrained network name its digit; a 5-unit bottleneck {eq}`eq-bottleneck` prevents that.
-# - The bottleneck metric {eq}`eq-bottleneck-metric` retrains only $W_{br}^{(n)}$ to name digit $k$; eq. {eq}`eq-specialization` compares own and other digit.
+# - Retraining a full readout lets even an untrained network name its digit; a narrow bottleneck {ref}`(4.1) <eq-bottleneck>` (the paper's 5 units) prevents that.
+# - The bottleneck metric {ref}`(4.2) <eq-bottleneck-metric>` retrains only $W_{br}^{(n)}$ to name digit $k$; eq. {ref}`(8) <eq-specialization>` compares own and other digit.
 # - One connection per direction gives clearly specialized sub-networks; all-to-all connections give much less.

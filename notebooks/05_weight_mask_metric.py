@@ -36,6 +36,8 @@ epochs = 5  # training epochs of the networks (paper: 5)
 q = 0.05  # fraction of the masked parameters a mask keeps (paper: 0.05)
 mask_epochs = 2  # mask training epochs (paper: 1 of all pairs, 375 minibatches)
 seed = 0  # seed of the pairing, the networks and the masks
+# assert the chapter's findings (they need the default sizes or larger)
+check_findings = True
 
 # %%
 import math
@@ -61,30 +63,36 @@ from modlib import config, data, metrics, model, plots, train
 # forward pass but are not masked. Every masked parameter $\theta_i$ gets a real score $s_i$, and
 # the forward pass uses only the parameters with the highest scores:
 #
+# (eq-mask)=
 # $$
 # \tilde\theta_i = m_i\, \theta_i, \qquad
 # m_i = \begin{cases} 1 & \text{if } s_i \text{ is among the } q\,|\theta| \text{ largest scores},\\
 #                     0 & \text{otherwise.} \end{cases}
-# $$ (eq-mask)
+# \tag{5.1}
+# $$
 #
 # The ranking is global: one top-$q$ over all masked tensors of both sub-networks, so *where* the
 # kept parameters land is free and is what we measure. The step from scores to $m$ has no
 # gradient; edge-popup passes the gradient straight through, as if $m_i$ were $s_i$:
 #
+# (eq-straight-through)=
 # $$
 # \frac{\partial L}{\partial s_i} \leftarrow \frac{\partial L}{\partial m_i}
 # = \theta_i \frac{\partial L}{\partial \tilde\theta_i}.
-# $$ (eq-straight-through)
+# \tag{5.2}
+# $$
 #
 # A mask for sub-task $k$ is trained so that the masked network, through its competitive decision
-# {eq}`eq-decision`, names digit $D_k$ (SGD, learning rate 0.1, momentum 0.9, Table 1). If it keeps
+# {ref}`(1.3) <eq-decision>`, names digit $D_k$ (SGD, learning rate 0.1, momentum 0.9, Table 1). If it keeps
 # the set $S^q_k \subseteq \theta$, the **weight-mask metric** is the share of it that lies in
 # sub-network $n$ (the paper's eq. (6)):
 #
+# (eq-mask-metric)=
 # $$
 # M(n, k) = \frac{|S^q_k \cap \theta_n|}{|S^q_k|} = \frac{|S^q_k \cap \theta_n|}{q\,|\theta|},
 # \qquad M(0, k) + M(1, k) = 1.
-# $$ (eq-mask-metric)
+# \tag{6}
+# $$
 
 # %%
 train_data = data.paired_mnist("train", n=n_train, seed=seed)
@@ -94,6 +102,8 @@ nets = model.ModularRNN(p_values, seeds=seed)  # E = 2 standard networks
 layout, owner = metrics.mask_layout(nets)  # [(name, shape)], (D,) sub-network of each
 n_masked = len(owner)  # |theta|
 n_keep = metrics.n_kept(n_masked, q)  # q |theta|
+
+# %% tags=["remove-cell"]
 assert n_masked == sum(math.prod(shape) for _, shape in layout), (
     "the layout does not cover the masked parameters")
 # half in each sub-network
@@ -103,6 +113,9 @@ glue("n_masked", n_masked, display=False)
 glue("n_keep", n_keep, display=False)
 glue("q_used", q, display=False)
 glue("n_readout", math.prod(dict(layout)["w_hr"][1:]), display=False)
+for e, key in enumerate(["sparse", "dense"]):
+    glue(f"conn_text_{key}", model.connections_text(p_values[e], nets.cfg.n_hidden),
+         display=False)
 
 # %% [markdown]
 # Each network has $|\theta|$ = {glue:text}`n_masked:,` masked parameters, and a mask keeps
@@ -110,40 +123,49 @@ glue("n_readout", math.prod(dict(layout)["w_hr"][1:]), display=False)
 # {glue:text}`n_readout:,` weights of one readout $W^{(n)}_{hr}$.
 #
 # ## Training the networks
+#
+# Both networks first train on the main task ({numref}`fig-mask-training`).
 
 # %%
 train_cfg = config.TrainConfig(epochs=epochs)
 result = train.train(nets, train_data, test_data, train_cfg, progress=False)
-# chance is 0.1
-assert all(0.25 < a <= 1 for a in result.accuracy), (
-    "a network is near chance: raise epochs or n_train")
+fig_training = plots.training_curves(result.history, labels)
+
+# %% tags=["remove-cell"]
+glue("fig-mask-training", fig_training, display=False)
+assert all(0 <= a <= 1 for a in result.accuracy), "an accuracy outside [0, 1]"
+if check_findings:  # chance is 0.1
+    assert all(a > 0.25 for a in result.accuracy), (
+        "a network is near chance: raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"acc_{key}", result.accuracy[e], display=False)
 glue("n_train_used", len(train_data), display=False)
-plots.training_curves(result.history, labels)
 
 # %% [markdown]
-# What you should see: both networks well above chance, at {glue:text}`acc_sparse:.1%` (one
-# connection per direction) and {glue:text}`acc_dense:.1%` (all-to-all) after training on
-# {glue:text}`n_train_used:,` pairs.
+# ```{glue:figure} fig-mask-training
+# :name: fig-mask-training
+#
+# Test accuracy on the main task after each epoch of the two networks, one line per value of
+# $p$; the dotted line is chance (0.1).
+# ```
+#
+# After training on {glue:text}`n_train_used:,` pairs the networks reach
+# {glue:text}`acc_sparse:.1%` ({glue:text}`conn_text_sparse` per direction) and
+# {glue:text}`acc_dense:.1%` ({glue:text}`conn_text_dense`).
 #
 # ## Masks for each digit
 #
 # `metrics.weight_mask_metric` trains the four masks of each network (two digits, and the masks of
-# all networks together) and returns the shares $M(n, k)$ of {eq}`eq-mask-metric`, the masked
-# networks' test accuracy on digit $k$, and the masks themselves.
+# all networks together) and returns the shares $M(n, k)$ of {ref}`(6) <eq-mask-metric>`, the masked
+# networks' test accuracy on digit $k$, and the masks themselves ({numref}`fig-mask-share`).
 
 # %%
 cfg = metrics.MetricsConfig(q=q, mask_epochs=mask_epochs, seed=seed)
 mask = metrics.weight_mask_metric(nets, train_data, test_data, cfg)
-plots.raw_metric(mask.share, labels, "share of kept parameters M(n, k)")
+fig_share = plots.raw_metric(mask.share, labels, "share of kept parameters M(n, k)")
 
-# %% [markdown]
-# What you should see: in the sparse network, most of each mask in the sub-network that sees the
-# digit (the diagonal); in the dense network, the two masks put their parameters in the same
-# places, whatever the digit.
-
-# %%
+# %% tags=["remove-cell"]
+glue("fig-mask-share", fig_share, display=False)
 E = len(p_values)
 assert mask.share.shape == (E, 2, 2) and mask.accuracy.shape == (E, 2), (
     "unexpected mask result shapes")
@@ -158,41 +180,63 @@ for e, key in enumerate(["sparse", "dense"]):
     glue(f"own_{key}", mask.share[e].diagonal().mean().item(), display=False)
 
 # %% [markdown]
-# In the sparse network, a mask for digit $k$ keeps on average {glue:text}`own_sparse:.0%` of its
+# ```{glue:figure} fig-mask-share
+# :name: fig-mask-share
+#
+# The weight-mask metric $M(n, k)$ of eq. (6): the share of the parameters kept by the mask for
+# digit $D_k$ (column) that lie in sub-network $n$ (row), one panel per network; each column sums
+# to 1.
+# ```
+#
+# At the default sizes, the sparse network's masks lie mostly in the sub-network that sees the
+# digit (the diagonal), while the dense network's two masks put their parameters in the same
+# places, whatever the digit. In the sparse network, a mask for digit $k$ keeps on average {glue:text}`own_sparse:.0%` of its
 # parameters in sub-network $k$; in the dense network, {glue:text}`own_dense:.0%`.
 #
 # ## The control: masks on untrained networks
 #
 # A mask can make even a random network do something, so the paper checks that masks do
 # markedly better on the trained networks than on untrained ones. `metrics.untrained_copy` gives
-# the same networks as initialized, before training; the masks are trained on them in the same way.
+# the same networks as initialized, before training; the masks are trained on them in the same way
+# ({numref}`fig-mask-accuracy`).
 
 # %%
 untrained = metrics.untrained_copy(nets)
 control = metrics.weight_mask_metric(untrained, train_data, test_data, cfg)
 gain = mask.accuracy - control.accuracy  # (E, 2) [network, k]
+fig_accuracy = plots.mask_accuracy(mask.accuracy, control.accuracy, labels)
+
+# %% tags=["remove-cell"]
+glue("fig-mask-accuracy", fig_accuracy, display=False)
 assert ((0 <= control.accuracy) & (control.accuracy <= 1)).all(), (
     "an accuracy outside [0, 1]")
-# trained weights: better masks
-assert gain.mean() > 0.15 and (gain.mean(1) > 0).all(), (
-    "masks on trained networks should beat the untrained control: "
-    "raise epochs or n_train")
+if check_findings:  # trained weights: better masks
+    assert gain.mean() > 0.15 and (gain.mean(1) > 0).all(), (
+        "masks on trained networks should beat the untrained control: "
+        "raise epochs or n_train")
 glue("mask_acc", mask.accuracy.mean().item(), display=False)
 glue("control_acc", control.accuracy.mean().item(), display=False)
 glue("gain", gain.mean().item(), display=False)
-plots.mask_accuracy(mask.accuracy, control.accuracy, labels)
 
 # %% [markdown]
-# What you should see: the masked trained networks (green) well above chance, and above the masked
-# untrained copies (grey). On average over networks and digits, masks on trained networks name the
-# digit with accuracy {glue:text}`mask_acc:.1%` against {glue:text}`control_acc:.1%` on untrained
-# copies, a difference of {glue:text}`gain:.2f`: the masks use what training built.
+# ```{glue:figure} fig-mask-accuracy
+# :name: fig-mask-accuracy
+#
+# Test accuracy of the masked networks on each sub-task (naming digit $D_k$), for masks trained on
+# the trained networks (green) and on their untrained copies (grey, hatched); the dotted line is
+# chance (0.1).
+# ```
+#
+# On average over networks and digits, masks on trained networks name the digit with accuracy
+# {glue:text}`mask_acc:.1%` against {glue:text}`control_acc:.1%` on untrained copies, a difference
+# of {glue:text}`gain:.2f`. At the default sizes the masked trained networks are well above chance
+# and above the masked untrained copies: the masks use what training built.
 #
 # ## Which parameters a mask keeps
 #
 # The masks are returned as booleans over the flat parameter vector, in the order of
 # `metrics.mask_layout`. Splitting them by tensor gives the fraction of each tensor that each
-# mask keeps.
+# mask keeps ({numref}`fig-mask-kept`).
 
 # %%
 sizes = [math.prod(shape) for _, shape in layout]
@@ -204,42 +248,65 @@ names = [name for name, _ in layout]
 readout = names.index("w_hr")
 # W_hr^(k), mask for digit k
 own_readout = kept[0, [0, 1], readout, [0, 1]].mean().item()
+fig_kept = plots.mask_kept(kept, names, labels, q=q)
+
+# %% tags=["remove-cell"]
+glue("fig-mask-kept", fig_kept, display=False)
 glue("own_readout_kept", own_readout, display=False)
 glue("w_hh_kept", kept[0, :, names.index("w_hh"), :].mean().item(), display=False)
-plots.mask_kept(kept, names, labels, q=q)
 
 # %% [markdown]
-# What you should see: in the sparse network, the mask for digit $k$ keeps a large part of the
-# readout $W^{(k)}_{hr}$ of sub-network $k$, on average {glue:text}`own_readout_kept:.0%`, and
-# much less of the other readout; the recurrent weights $W_{hh}$ are kept sparingly,
-# {glue:text}`w_hh_kept:.1%` on average. A mask needs a readout to name a digit, and in the sparse
+# ```{glue:figure} fig-mask-kept
+# :name: fig-mask-kept
+#
+# The fraction of each masked tensor that each mask keeps, one panel per network: the tensors of
+# sub-network 0 in blue and of sub-network 1 in orange, the mask for digit 0 plain and for digit 1
+# hatched. The dotted line is $q$, the fraction kept overall.
+# ```
+#
+# In the sparse network, the mask for digit $k$ keeps on average
+# {glue:text}`own_readout_kept:.0%` of the readout $W^{(k)}_{hr}$ of sub-network $k$; the
+# recurrent weights $W_{hh}$ are kept sparingly, {glue:text}`w_hh_kept:.1%` on average. At the
+# default sizes the mask keeps much less of the other readout. A mask needs a readout to name a digit, and in the sparse
 # network only the readout of the sub-network that sees the digit can. In the dense network both
 # masks lean on the readout of the same sub-network, which can name either digit.
 #
 # ## Specialization
 #
-# Eq. {eq}`eq-specialization` of chapter 4 turns the shares into a specialization per sub-network,
-# for the trained networks and for their untrained copies.
+# Eq. {ref}`(8) <eq-specialization>` of chapter 4 turns the shares into a specialization per sub-network,
+# for the trained networks and for their untrained copies ({numref}`fig-mask-specialization`).
 
 # %%
 own, other = metrics.own_and_other(mask.share)  # (E, 2) each: M(n, n) and M(n, 1 - n)
 S = metrics.specialization(own, other)  # (E, 2)
 own_control, other_control = metrics.own_and_other(control.share)
 S_control = metrics.specialization(own_control, other_control)  # (E, 2)
+bars = {"trained": S, "untrained copies": S_control}
+fig_spec = plots.specialization_bars(bars, labels)
+
+# %% tags=["remove-cell"]
+glue("fig-mask-specialization", fig_spec, display=False)
 assert ((-1 <= S) & (S <= 1)).all() and ((-1 <= S_control) & (S_control <= 1)).all(), (
     "eq. (8) must lie in [-1, 1]")
-# sparser: more specialized
-assert S[0].mean() > S[1].mean() + 0.2, (
-    "the sparse network should specialize more than the dense one: "
-    "raise epochs or n_train")
+if check_findings:  # sparser: more specialized
+    assert S[0].mean() > S[1].mean() + 0.2, (
+        "the sparse network should specialize more than the dense one: "
+        "raise epochs or n_train")
 for e, key in enumerate(["sparse", "dense"]):
     glue(f"spec_{key}", S[e].mean().item(), display=False)
     glue(f"spec_control_{key}", S_control[e].mean().item(), display=False)
-plots.specialization_bars({"trained": S, "untrained copies": S_control}, labels)
 
 # %% [markdown]
-# What you should see: the sparse network's sub-networks specialized, mean
-# {glue:text}`spec_sparse:.2f`, the dense network's hardly, {glue:text}`spec_dense:.2f`. The
+# ```{glue:figure} fig-mask-specialization
+# :name: fig-mask-specialization
+#
+# The specialization of eq. (8) from the weight-mask metric, for each sub-network (blue: 0,
+# orange: 1) of each network, with masks trained on the trained networks (left) and on their
+# untrained copies (right).
+# ```
+#
+# The sparse network's sub-networks have a mean specialization of {glue:text}`spec_sparse:.2f`, the
+# dense network's {glue:text}`spec_dense:.2f` (at the default sizes: specialized, and hardly). The
 # untrained copies give {glue:text}`spec_control_sparse:.2f` and {glue:text}`spec_control_dense:.2f`:
 # in an untrained network a digit is still only seen by its own sub-network, so a mask leans
 # towards it a little, but training is what makes the difference between sparse and dense.
@@ -247,11 +314,12 @@ plots.specialization_bars({"trained": S, "untrained copies": S_control}, labels)
 # ## Comparison with the paper
 #
 # The paper (fig. 2, middle row) finds the weight-mask specialization rising from the densest
-# networks on, slowly until $Q \approx 0.4$ ($p \approx 0.1$), and steeply after. Our two ends agree:
-# high at one connection per direction, near zero at all-to-all. The paper chose $q$ as large as
-# possible while still giving $M(n, n) = 1$ at the sparsest $p$; at our defaults the sparse
-# network's $M(n, n)$ is {glue:text}`own_sparse:.2f` on average, below 1: a mask for digit $k$ also
-# keeps some parameters of the other sub-network, part of its readout included (figure above).
+# networks on, slowly until $Q \approx 0.4$ ($p \approx 0.1$), and steeply after. At the default
+# parameters our two ends agree: high at one connection per direction, near zero at all-to-all. The
+# paper chose $q$ as large as possible while still giving $M(n, n) = 1$ at the sparsest $p$; here
+# the sparse network's $M(n, n)$ is {glue:text}`own_sparse:.2f` on average, below 1 at the
+# defaults: a mask for digit $k$ also keeps some parameters of the other sub-network, part of its
+# readout included ({numref}`fig-mask-kept`).
 # Our networks and masks trained on {glue:text}`n_train_used:,` pairs, the paper's on about
 # 48,000, and the mask training has free choices the paper does not state (the score
 # initialization and weight decay here follow edge-popup and the authors' code). Exercise 2 shows
@@ -261,7 +329,7 @@ plots.specialization_bars({"trained": S, "untrained copies": S_control}, labels)
 #
 # ## Exercises
 #
-# **Exercise 1.** Recompute $M(0, k)$ of {eq}`eq-mask-metric` for the sparse network from the masks
+# **Exercise 1.** Recompute $M(0, k)$ of {ref}`(6) <eq-mask-metric>` for the sparse network from the masks
 # themselves (`mask.masks`, shape `(E, 2, R, D)`) and the sub-network of each parameter (`owner`).
 
 # %% [markdown] tags=["solution"]
@@ -299,7 +367,7 @@ print("M(n, n), q = 0.01:", own_small.numpy().round(3).tolist())
 print("accuracy, q = 0.01:", small.accuracy.numpy().round(3).tolist())
 
 # %% [markdown]
-# **Exercise 3.** Write the top-$q$ step of {eq}`eq-mask` yourself: a function that takes a score
+# **Exercise 3.** Write the top-$q$ step of {ref}`(5.1) <eq-mask>` yourself: a function that takes a score
 # vector and $q$ and returns the 0/1 mask, and check it against `metrics.TopQ` on random scores.
 
 # %% [markdown] tags=["solution"]
@@ -307,7 +375,7 @@ print("accuracy, q = 0.01:", small.accuracy.numpy().round(3).tolist())
 # :class: dropdown
 # Sort the scores, keep the `metrics.n_kept(D, q)` largest. Ties have probability zero with random
 # real scores. The code is below; its backward pass would be the identity, eq.
-# {eq}`eq-straight-through`.
+# {ref}`(5.2) <eq-straight-through>`.
 # :::
 
 # %% tags=["solution", "hide-cell"]
@@ -332,6 +400,6 @@ print("exercise 3: correct")
 # %% [markdown]
 # ## Summary
 #
-# - Edge-popup masks {eq}`eq-mask` keep the top $q$ of the frozen parameters, trained through a straight-through gradient {eq}`eq-straight-through`.
-# - The metric {eq}`eq-mask-metric` is the share of a digit's mask in each sub-network; masks on trained networks beat masks on untrained copies.
+# - Edge-popup masks {ref}`(5.1) <eq-mask>` keep the top $q$ of the frozen parameters, trained through a straight-through gradient {ref}`(5.2) <eq-straight-through>`.
+# - The metric {ref}`(6) <eq-mask-metric>` is the share of a digit's mask in each sub-network; masks on trained networks beat masks on untrained copies.
 # - With one connection per direction, each digit's mask lives mostly in its own sub-network; with all-to-all connections, it does not.

@@ -48,6 +48,9 @@ authors_path = "results/paper_authors_coupling.csv"
 fallback_p = [1e-4, 1e-3, 1e-2, 1.0]  # (paper: 10 values from 1e-4 to 1)
 fallback_n_train = 3000  # training pairs (paper: about 48k)
 fallback_epochs = 3  # standard network (paper: 5; bottleneck network: 7)
+# assert the chapter's findings (they need the paper-scale table or the default
+# stand-in)
+check_findings = True
 
 # %%
 import pandas as pd
@@ -79,10 +82,12 @@ else:  # a stand-in, so that the chapter renders without the table
 spec = results.specialization(table, min_accuracy=min_accuracy)
 summary = results.summary(spec)
 n_networks = table.drop_duplicates(["network", "architecture"]).shape[0]
-glue("n_networks", n_networks, display=False)
-glue("n_p", table["p"].nunique(), display=False)
-glue("n_seeds", int(table.groupby("p")["seed"].nunique().min()), display=False)
 print(f"read {len(table)} rows from {source}")
+
+# %% tags=["remove-cell"]
+glue("n_networks", int(n_networks), display=False)
+glue("n_p", int(table["p"].nunique()), display=False)
+glue("n_seeds", int(table.groupby("p")["seed"].nunique().min()), display=False)
 assert spec["specialization"].between(-1, 1).all(), "eq. (8) must lie in [-1, 1]"
 assert set(summary["metric"]) >= {"bottleneck", "weight_mask", "correlation"}, (
     "a measure is missing from the table")
@@ -147,7 +152,7 @@ glue("fig-raw-metrics", fig_raw, display=False)
 # own digit at a confidence that depends on that digit, already answer most pairs correctly
 # through the competitive decision. `data.no_communication_accuracy` finds the best such pair of
 # modules exactly (assuming perfect digit recognition), on the sweep's own test pairs; a network
-# has to beat it to show that its modules communicate.
+# has to beat it to show that its modules communicate ({numref}`fig-accuracy`).
 
 # %%
 acc = results.accuracy_summary(table)
@@ -161,13 +166,14 @@ fig_acc = plots.accuracy_against_p(acc, ceiling=ceiling)
 glue("fig-accuracy", fig_acc, display=False)
 glue("acc_min", float(acc["min"].min()), display=False)
 glue("acc_median_worst_p", float(acc.groupby("p")["mean"].mean().min()), display=False)
-glue("ceiling", ceiling, display=False)
+glue("ceiling", float(ceiling), display=False)
 glue("n_below_ceiling", len(below), display=False)
 glue("n_nets", len(nets), display=False)
 glue("below_ceiling_conn", ", ".join(map(str, sorted(set(below["n_conn"])))) or "none", display=False)
-assert (acc["mean"] > ceiling).all(), (
-    f"the mean accuracy at some p is at or below {ceiling:.3f}, what modules reach without communicating: "
-    "train longer (train.epochs) or on more pairs (data.n_train)")
+if check_findings:
+    assert (acc["mean"] > ceiling).all(), (
+        f"the mean accuracy at some p is at or below {ceiling:.3f}, what modules reach without "
+        "communicating: train longer (train.epochs) or on more pairs (data.n_train)")
 
 # %% [markdown]
 # ```{glue:figure} fig-accuracy
@@ -186,8 +192,9 @@ assert (acc["mean"] > ceiling).all(), (
 # connection per direction the margin is small.
 #
 # ### The figures again, without the weakest networks
-# Does a network that barely communicates drag its specialization up? Figure 2 again, from the
-# networks above `filter_accuracy` only (the other line), against every network:
+# Does a network that barely communicates drag its specialization up? {numref}`fig-filtered` is
+# figure 2 again, from the networks above `filter_accuracy` only (the other line), against every
+# network.
 
 # %%
 kept_at = max(min_accuracy, filter_accuracy)
@@ -198,18 +205,19 @@ fig_kept = plots.specialization_compare(curves, labels=results.LABELS)
 # %% tags=["remove-cell"]
 glue("fig-filtered", fig_kept, display=False)
 found_all, found_kept = results.findings(summary), results.findings(summary_kept)
-glue("filter_accuracy", filter_accuracy, display=False)
+glue("filter_accuracy", float(filter_accuracy), display=False)
 glue("n_kept", int(nets.loc[nets["accuracy"] >= filter_accuracy].shape[0]), display=False)
-for metric in found_kept:
-    glue(f"kept_{metric}_sparsest", found_kept[metric]["sparsest"], display=False)
-    glue(f"kept_{metric}_onset_p", found_kept[metric]["onset_p"], display=False)
+for metric in found_all:  # NaN where no network of the metric passes the filter
+    kept_found = found_kept.get(metric, {})
+    glue(f"kept_{metric}_sparsest", kept_found.get("sparsest", float("nan")), display=False)
+    glue(f"kept_{metric}_onset_p", kept_found.get("onset_p", float("nan")), display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig-filtered
 # :name: fig-filtered
 #
 # Mean specialization ± one standard deviation of each measure against $p$, from every network
-# and from the networks whose accuracy is at least `filter_accuracy` only.
+# and from the networks whose accuracy is at least {glue:text}`filter_accuracy:g` only.
 # ```
 #
 # With the filter, {glue:text}`n_kept` of {glue:text}`n_nets` networks remain. The sparsest
@@ -224,12 +232,14 @@ for metric in found_kept:
 
 # %%
 found = results.findings(summary, rise=rise)
-glue("rise_value", rise, display=False)
+results.comparison(found)
+
+# %% tags=["remove-cell"]
+glue("rise_value", float(rise), display=False)
 for metric, values in found.items():
     for key, value in values.items():
         glue(f"{metric}_{key}", value, display=False)
-glue("mask_q", sweep.PROFILES["paper"].base.metrics.q, display=False)
-results.comparison(found)
+glue("mask_q", float(sweep.PROFILES["paper"].base.metrics.q), display=False)
 
 # %% [markdown]
 # 1. **The measures agree and rise with sparsity.** The rank correlation between $p$ and the mean
@@ -290,7 +300,7 @@ onset_table
 # whole paper-scale sweep was run again under three readings, with everything else, seeds included,
 # the same:
 #
-# - **A lower Deep-R learning rate.** The rate {eq}`eq-deepr-lr` runs from 0.1 at one connection to
+# - **A lower Deep-R learning rate.** The rate {ref}`(3.2) <eq-deepr-lr>` runs from 0.1 at one connection to
 #   0.01 at $p = 1$ (Table 1). With 0.003 at $p = 1$
 #   (`python -m modlib sweep --profile paper --deepr lr_dense=0.003`, table
 #   `results/paper_lr_dense_0.003.csv`), one connection keeps 0.1 and every other $p$ gets a smaller
@@ -303,6 +313,8 @@ onset_table
 #   authors' code adds it to $h^{(n)}_{t-1}$ before $W_{hh}$
 #   (`python -m modlib sweep --profile paper --coupling authors`, table
 #   `results/paper_authors_coupling.csv`).
+#
+# {numref}`fig-readings` compares the specialization under each reading whose table is present.
 
 # %% tags=["hide-input"]
 readings = {"low": ("Deep-R rate 0.1 → 0.003", low_rate_path),

@@ -115,3 +115,10 @@ def test_everything_a_model_computes_stays_on_its_device(bottleneck):
     for value in (net.adjacency(), net.groups(), net.recurrent_matrix(), net.w_sparse(),
                   model.per_network_loss(r_out, torch.zeros(8, dtype=torch.long, device="meta"))):
         assert value.device.type == "meta"
+
+
+def test_connections_text_names_the_count():
+    assert model.connections_text(1e-4, 100) == "one connection"
+    assert model.connections_text(0.01, 100) == "100 connections"
+    assert model.connections_text(0.1234, 100) == "1,234 connections"
+    assert model.connections_text(1.0, 100) == "all 10,000 connections"
