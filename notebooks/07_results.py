@@ -86,6 +86,7 @@ print(f"read {len(table)} rows from {source}")
 
 # %% tags=["remove-cell"]
 glue("n_networks", int(n_networks), display=False)
+glue("source", source, display=False)
 glue("n_p", int(table["p"].nunique()), display=False)
 glue("n_seeds", int(table.groupby("p")["seed"].nunique().min()), display=False)
 assert spec["specialization"].between(-1, 1).all(), "eq. (8) must lie in [-1, 1]"
@@ -93,8 +94,9 @@ assert set(summary["metric"]) >= {"bottleneck", "weight_mask", "correlation"}, (
     "a measure is missing from the table")
 
 # %% [markdown]
-# The figures below come from {glue:text}`n_networks` trained networks: {glue:text}`n_p` values of
-# $p$, at least {glue:text}`n_seeds` seeds each, in both architectures.
+# The figures below come from {glue:text}`source`: {glue:text}`n_networks` trained networks,
+# {glue:text}`n_p` values of $p$, at least {glue:text}`n_seeds` seeds each, in both architectures.
+# What the prose says of them holds for the paper-scale table; a stand-in is too small to show it.
 #
 # ## Specialization against structure (the paper's figure 2)
 # Each row of {numref}`fig-specialization` is one measure of functional specialization, eq. (8)
