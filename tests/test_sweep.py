@@ -204,6 +204,12 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     (["--set", "train.rho=1"], "train.rho"), (["--set", "model.init_range=inf"], "model.init_range"),
     (["--set", "nonsense=1"], "nonsense"), (["--set", "task.bits=2"], "task.bits must be 1 with name 'parity'"),
     (["--set", "task.dataset=cifar10"], "task.dataset must be one of"),
+    (["--set", "task.covariance=1.5"], "task.covariance"), (["--set", "model.cell=transformer"], "model.cell must be one of"),
+    (["--set", "model.connections=random"], "model.connections must be one of"),
+    (["--set", "model.n_hidden=1"], "model.n_hidden must be an integer in [2, 1000]"),
+    (["--set", "model.n_hidden=1001"], "model.n_hidden must be an integer in [2, 1000]"),
+    (["--grid", "n_conn=0,20000"], "n_conn must be an integer in [0, 10000]"),
+    (["--set", "model.cell=gru", "--coupling", "authors"], "model.coupling must be 'eq3' with the gru cell"),
     (["--set", "task.name=bandwidth", "task.bits=4"], "task.bits must be an integer in [0, 3]"), (["--grid", "model.coupling=eq3,eq3"], "twice"),
     (["--grid", "train.deepr.betas=0.9"], "betas"), (["--set", "data.n_train=5", "--n-train", "6"], "twice"),
     (["--executor", "spark"], "invalid choice"), (["--device", "cuda:0"] if not __import__("torch").cuda.is_available()
