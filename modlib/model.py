@@ -320,30 +320,41 @@ def run_cell(cfg: ModelConfig, x_drive: torch.Tensor, w_hh: torch.Tensor, b_hh: 
             h = cfg.leak * pre if t == 0 else (1 - cfg.leak) * h + cfg.leak * pre
             out.append(h.view(J, B, 2, N).transpose(1, 2))
         return torch.stack(out) if all_steps else out[-1]
-    J, _, B, _ = x_drive.shape
+    J, _, B, G = x_drive.shape
     N = w_hh.shape[-1]
-    w_hh_t = w_hh.transpose(-1, -2)  # (J, 2, N, G)
-    to_0, to_1 = w_sparse[:, 1].transpose(-1, -2), w_sparse[:, 0].transpose(-1, -2)  # (J, N, N) as (pre, post)
-    h = x_drive.new_zeros(J, 2, B, N)
-    c = x_drive.new_zeros(J, 2, B, N)
+    w_hh_t = w_hh.transpose(-1, -2).reshape(J * 2, N, G)  # (2J, N, G) as (pre, post)
+    # the other module's signal in one batched product: module n reads h^m through W^{m->n}
+    w_in = torch.stack([w_sparse[:, 1], w_sparse[:, 0]], dim=1).transpose(-1, -2).reshape(J * 2, N, N)
+    x_flat = x_drive.reshape(J * 2, B, G)
+    b_flat = b_hh.reshape(J * 2, 1, G)
+    if cfg.cell == "lstm":
+        x_b = x_flat + b_flat  # both biases and the input term, the same at every step
+    else:
+        x_rz, x_n = x_flat[..., : 2 * N] + b_flat[..., : 2 * N], x_flat[..., 2 * N :]
+        b_n = torch.cat([torch.zeros_like(b_flat[..., : 2 * N]), b_flat[..., 2 * N :]], dim=-1)  # (2J, 1, G)
+    h = x_drive.new_zeros(J * 2, B, N)
+    c = x_drive.new_zeros(J * 2, B, N)
     out = []
     for t in range(T):
-        if t == 0:
-            gates_h = b_hh.unsqueeze(2).expand(J, 2, B, -1)  # W_hh (h_0 + s_1) = 0
+        if t == 0:  # h_0 = 0 and no signal yet: the recurrent products vanish
+            pre = x_b.expand(-1, B, -1) if cfg.cell == "lstm" else None
+            gh = b_n if cfg.cell == "gru" else None
         else:
-            signal = torch.stack([h[:, 1] @ to_0, h[:, 0] @ to_1], dim=1)  # (J, 2, B, N)
-            gates_h = torch.matmul(h + signal, w_hh_t) + b_hh.unsqueeze(2)  # (J, 2, B, G)
+            other = h.view(J, 2, B, N).flip(1).reshape(J * 2, B, N)
+            read = torch.baddbmm(h, other, w_in)  # h_{t-1} + s_t: (2J, B, N)
+            if cfg.cell == "lstm":
+                pre = torch.baddbmm(x_b, read, w_hh_t)  # (2J, B, 4N)
+            else:
+                gh = torch.baddbmm(b_n, read, w_hh_t)  # (2J, B, 3N), with b_hn in its last third
         if cfg.cell == "gru":
-            x_r, x_z, x_n = x_drive.chunk(3, dim=-1)
-            h_r, h_z, h_n = gates_h.chunk(3, dim=-1)
-            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
-            n = torch.tanh(x_n + r * h_n)
-            h = (1 - z) * n + z * h
+            r, z = torch.sigmoid(x_rz + gh[..., : 2 * N]).chunk(2, dim=-1)
+            n = torch.tanh(x_n + r * gh[..., 2 * N :])
+            h = n + z * (h - n)  # (1 - z) n + z h_{t-1}
         else:
-            i, f, g, o = (x_drive + gates_h).chunk(4, dim=-1)
+            i, f, g, o = pre.chunk(4, dim=-1)
             c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
             h = torch.sigmoid(o) * torch.tanh(c)
-        out.append(h)
+        out.append(h.view(J, 2, B, N))
     return torch.stack(out) if all_steps else out[-1]
 
 
