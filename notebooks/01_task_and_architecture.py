@@ -52,11 +52,11 @@ torch.set_num_threads(n_threads)
 # difference $P = (D_0 + D_1) \bmod 2$, the network must answer
 #
 # (eq-target)=
-# $$
+# \begin{equation*}
 # \text{target} = \begin{cases} D_0 & \text{if } P = 0 \text{ (same parity)},\\
 #                               D_1 & \text{if } P = 1 \text{ (different parity)}. \end{cases}
 # \tag{1}
-# $$
+# \end{equation*}
 #
 # This is the paper's eq. (1). The paper writes it as $P D_0 + (1 - P) D_1$, which would give
 # the opposite assignment with $P$ as defined; we follow its prose ("return digit 0 if the parity

@@ -119,7 +119,7 @@ glue("n_conn_text", model.connections_text(p, n_hidden), display=False)
 # Putting {ref}`(2.1) <eq-q-edges>` and {ref}`(2.2) <eq-q-group-degrees>` into {ref}`(4) <eq-q-directed>`:
 #
 # (eq-q-derivation)=
-# $$
+# \begin{equation*}
 # \begin{aligned}
 # Q &= \frac{2N^2}{M} - \frac{2 \left(N^2 (1 + p)\right)^2}{M^2}
 #    = \frac{1}{1 + p} - \frac{2 N^4 (1 + p)^2}{4 N^4 (1 + p)^2} \\
@@ -127,7 +127,7 @@ glue("n_conn_text", model.connections_text(p, n_hidden), display=False)
 #    = \frac{1 - p}{2 (1 + p)},
 # \end{aligned}
 # \tag{2.3}
-# $$
+# \end{equation*}
 #
 # which is the closed form {ref}`(5) <eq-q-closed-form>` of the introduction, the paper's eq. (5). The
 # paper's appendix A.1 reaches it by approximating every unit's degree by $N(1 + p)$; the

@@ -59,11 +59,11 @@ torch.set_num_threads(n_threads)
 # and **dormant** otherwise:
 #
 # (eq-deepr-weight)=
-# $$
+# \begin{equation*}
 # w_{ij} = \begin{cases} s_{ij}\, \theta_{ij} & \text{if } \theta_{ij} > 0, \\
 #                        0 & \text{otherwise.} \end{cases}
 # \tag{3.1}
-# $$
+# \end{equation*}
 #
 # At the start exactly $\operatorname{round}(pN^2)$ connections per direction are active, chosen at
 # random, with $\theta_{ij} = |\xi_{ij}| / \sqrt{N}$, $\xi_{ij} \sim \mathcal{N}(0, 1)$. Then, for

@@ -64,12 +64,12 @@ from modlib import config, data, metrics, model, plots, train
 # the forward pass uses only the parameters with the highest scores:
 #
 # (eq-mask)=
-# $$
+# \begin{equation*}
 # \tilde\theta_i = m_i\, \theta_i, \qquad
 # m_i = \begin{cases} 1 & \text{if } s_i \text{ is among the } q\,|\theta| \text{ largest scores},\\
 #                     0 & \text{otherwise.} \end{cases}
 # \tag{5.1}
-# $$
+# \end{equation*}
 #
 # The ranking is global: one top-$q$ over all masked tensors of both sub-networks, so *where* the
 # kept parameters land is free and is what we measure. The step from scores to $m$ has no
