@@ -235,5 +235,7 @@ def test_committed_tables_match_the_current_configuration():
     assert paper["code"].nunique() == 1 and not paper["commit"].str.endswith("-dirty").any()
     low = pd.read_csv(root / "paper_lr_dense_0.003.csv", usecols=["deepr", "coupling"])
     assert set(low["deepr"]) == {"lr_dense=0.003"} and set(low["coupling"]) == {"eq3"}
-    authors = pd.read_csv(root / "paper_authors_coupling.csv", usecols=["coupling"])
+    authors = pd.read_csv(root / "paper_authors_coupling.csv")
     assert set(authors["coupling"]) == {"authors"}
+    assert authors["code"].nunique() == 1 and not authors["commit"].str.endswith("-dirty").any()
+    assert authors["network"].nunique() == 100
