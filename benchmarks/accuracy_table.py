@@ -1,4 +1,4 @@
-"""Validation and test accuracy after training at the ten sweep values of p, several seeds each (SPEC section 6).
+"""Validation and test accuracy after training at the ten sweep values of p, several seeds each (the discussion, point 1).
 
 This table is what settings are chosen by (input scale, learning rates, the longer schedule), so the
 networks train on MNIST's training images less a held-out tenth (``--val-fraction``), the longer

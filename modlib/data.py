@@ -2,7 +2,7 @@
 
 Paper: section 2.1, eq. (1) and (2); book: chapter 1, the task and the network. The families that
 vary the task (the bandwidth b between the modules, the covariance c of the two digits, the image
-set) follow SPEC section 7 and are chosen by :class:`~modlib.config.TaskConfig`; :func:`paired`
+set) follow the book's page "Beyond the paper" and are chosen by :class:`~modlib.config.TaskConfig`; :func:`paired`
 builds any of them, :func:`paired_mnist` the paper's.
 
 MNIST always loads through ``torchvision.datasets.MNIST``. Where its raw files are missing, they are
@@ -110,14 +110,14 @@ def keep_pair(d0: torch.Tensor, d1: torch.Tensor, task: TaskConfig | None = None
 
 
 def partner_class(d0: torch.Tensor) -> torch.Tensor:
-    """g(D0) = (D0 + 5) mod 10: the class of the second image of a covaried pair (SPEC section 7)."""
+    """g(D0) = (D0 + 5) mod 10: the class of the second image of a covaried pair (the book: "Beyond the paper")."""
     return torch.remainder(torch.as_tensor(d0) + 5, 10)
 
 
 def task_target(d0: torch.Tensor, d1: torch.Tensor, task: TaskConfig | None = None) -> torch.Tensor:
     """Main-task target of ``task`` (None = the paper's, eq. 1).
 
-    Bandwidth family (SPEC section 7): with r_b(D) = D mod 2^b and c = (r_b(D0) + r_b(D1)) mod 2^b,
+    Bandwidth family (the book: "Beyond the paper"): with r_b(D) = D mod 2^b and c = (r_b(D0) + r_b(D1)) mod 2^b,
     the target is D0 if c < 2^(b-1), else D1; b = 0 answers D0 always. b = 1 is eq. (1) exactly
     (c is the parity of D0 + D1). The answer depends on the other digit only through its b low bits
     r_b, and the 2^b values of r_b all call for different answers, so b bits must pass between the
