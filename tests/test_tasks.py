@@ -1,4 +1,4 @@
-"""The task families of SPEC section 7: bandwidth b, input covariance c, Fashion-MNIST; b = 1, c = 0 on
+"""The task families (the book: "Beyond the paper"): bandwidth b, input covariance c, Fashion-MNIST; b = 1, c = 0 on
 MNIST is the paper's task, pair for pair."""
 
 import gzip
