@@ -138,7 +138,7 @@ class ModelConfig:
     init_range: float = 0.1  # dense weights and biases ~ U(-0.1, 0.1) (paper: 0.1)
     input_scale: float = 0.3  # factor on the normalised image before W_ih (paper: 1; see the discussion)
     coupling: str = "eq3"  # "eq3": W_sparse h^m enters the pre-activation as eq. (3) writes it; "authors": it is added to h^n before W_hh, as in the authors' code
-    cell: str = "rnn"  # the modules' cell: "rnn", eq. (3) (paper); "leaky", "gru", "lstm" (the paper's future work; the book's chapter 1 gives their equations)
+    cell: str = "rnn"  # the modules' cell: "rnn", eq. (3) (paper); "leaky", "gru", "lstm" (the paper's future work; the book's page "Beyond the paper" gives their equations)
     leak: float = 0.5  # a = dt / tau of the "leaky" cell, h_t = (1 - a) h_{t-1} + a tanh(...) (paper: no leaky cell)
     connections: str = "deepr"  # between the modules: "deepr", trained and rewired (paper); "fixed", a fixed random mask of the same count whose weights the modules' optimizer trains
     decision: str = "max"  # which module decides: "max", the largest max_i r_i (paper: "most certain"); "abs_max", the largest max_i |r_i| (the authors' code)
