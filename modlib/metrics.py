@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from . import cka, optim, runtime, structure
 from .config import TrainConfig, check_bool, check_int, check_real
 from .data import PairedDigits
-from .model import ModularRNN, competitive_decision, per_network_loss, run_cell
+from .model import ModularRNN, per_network_loss, run_cell
 
 ADADELTA_EPS = TrainConfig().eps  # the same Adadelta epsilon as the main training
 METRICS = ("bottleneck", "weight_mask", "correlation", "cka_distance")
@@ -400,7 +400,7 @@ def weight_mask_metric(model: ModularRNN, train_data: PairedDigits, test_data: P
                 drive = model.input_drive(x)  # (E, 2, B, N), frozen
             mask = TopQ.apply(scores, keep)  # (J, D)
             r = masked_readouts(model, values[net] * mask, net, drive)  # (J, 2, B, C)
-            r_out, _ = competitive_decision(r, model.cfg.decision)  # (J, B, C)
+            r_out, _ = model.decide(r)  # (J, B, C)
             target = digits[idx][net, :, task]  # (J, B): digit k of masked network j's minibatch
             loss = per_network_loss(r_out, target).sum()
             (grad,) = torch.autograd.grad(loss, [scores])
@@ -416,8 +416,7 @@ def weight_mask_metric(model: ModularRNN, train_data: PairedDigits, test_data: P
         correct = torch.zeros(J, device=device, dtype=torch.float64)
         for batch in _batches(len(test_data), cfg.eval_batch_size):
             x = test_data.inputs(batch).transpose(0, 1).to(device)  # (2, B, 784)
-            r_out, _ = competitive_decision(masked_readouts(model, values[net] * final, net, model.input_drive(x)),
-                                            model.cfg.decision)
+            r_out, _ = model.decide(masked_readouts(model, values[net] * final, net, model.input_drive(x)))
             target = test_data.digits[batch].to(device).t()[task]  # (J, B)
             correct += (r_out.argmax(-1) == target).sum(-1)
         accuracy = correct / len(test_data)  # (J,)

@@ -295,7 +295,7 @@ def run_cell(cfg: ModelConfig, x_drive: torch.Tensor, w_hh: torch.Tensor, b_hh: 
     x_drive: (J, 2, B, G) the input terms W_ih x + b_ih (G = N, or 3N / 4N for "gru" / "lstm");
     w_hh: (J, 2, G, N); b_hh: (J, 2, G); w_sparse: (J, 2, N, N), direction d maps d -> 1 - d.
     Returns h_T (J, 2, B, N), or with ``all_steps`` every h_t (T, J, 2, B, N) (no gradient path
-    is kept for "rnn" then). h_0 = 0 (and c_0 = 0). The cells (book: chapter 1):
+    is kept for "rnn" then). h_0 = 0 (and c_0 = 0). The cells (book: "Beyond the paper"):
 
     - "rnn": eq. (3), h_t = tanh(u + W_hh h_{t-1} + b_hh + s_t) with s_t the other module's signal
       W_sparse h^m_{t-1} (or, with the authors' coupling, W_hh (h_{t-1} + W_sparse h^m_{t-1}));

@@ -96,13 +96,14 @@ def train(
         raise ValueError("train_data must hold at least one pair")
     images = train_data.images.to(device)
     pairs, target = train_data.pairs.to(device), train_data.target.to(device)
-    frozen = {id(p) for p in model.readout_parameters()} if cfg.freeze_readout else set()
-    dense = [p for p in model.dense_parameters() if id(p) not in frozen]
+    frozen = model.readout_parameters() if cfg.freeze_readout else []
+    dense = [p for p in model.dense_parameters() if not any(p is q for q in frozen)]
     if model.cfg.connections == "fixed":
         dense.append(model.theta)  # fixed connections: their weights train with the modules'
-    for p in model.readout_parameters() if cfg.freeze_readout else ():
+    for p in frozen:
         p.requires_grad_(False)  # left at its initial values: no gradient, no update
     state = [[torch.zeros_like(p) for p in dense] for _ in range(2)]  # Adadelta's or Adam's two averages
+    lr = torch.tensor(cfg.lr, device=device)
     if cfg.optimizer == "adam":
         adam = optim.compiled("adam_") if compile else optim.adam_
         adam_step = torch.zeros((), device=device)
@@ -114,7 +115,6 @@ def train(
 
         def update(grads):
             adadelta(dense, grads, *state, lr, cfg.rho, cfg.eps)
-    lr = torch.tensor(cfg.lr, device=device)
     deepr = DeepR(model, cfg.deepr, compile=compile)
     order_gens = [torch.Generator().manual_seed(7_919 * (s + 1)) for s in model.seeds]
     training = torch.ones(E, dtype=torch.bool, device=device)  # networks still training
@@ -165,7 +165,7 @@ def train(
             if not training.any():
                 break
     bar.close()
-    for p in model.readout_parameters() if cfg.freeze_readout else ():
+    for p in frozen:
         p.requires_grad_(True)  # frozen for this training only: later retraining (the metrics) may train it
     final = [h[-1] for h in history]
     return TrainResult(
