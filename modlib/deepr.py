@@ -13,6 +13,11 @@ gradient step on the sub-networks, :meth:`DeepR.step`:
 So each direction of each network always has exactly ``n_conn`` active connections.
 A newly activated connection starts Adam afresh (zero moments, its own step count).
 
+Random numbers come from a counter-based generator (:func:`uniform`): each draw is a hash of the
+network's seed, the step, what the draw is for and the connection's position. So a network's
+draws do not depend on which networks train beside it, and the draws of every network come
+from one vectorised call instead of one generator call per network.
+
 Two readings of the authors' code are settings (off by default): ``order="noise_first"`` applies
 the l1 shrinkage and the random walk before the Adam step, which then moves only the connections
 still active (one that the shrinkage or the walk took to theta <= 0 cannot be saved by its
@@ -44,9 +49,8 @@ def deepr_lr(n_conn: torch.Tensor, n_hidden: int, cfg: DeepRConfig) -> torch.Ten
 class DeepR:
     """Deep-R optimizer for ``model.theta`` (E, 2, N, N) of a :class:`ModularRNN`."""
 
-    def __init__(self, model: ModularRNN, cfg: DeepRConfig | None = None, compile: bool = False):
+    def __init__(self, model: ModularRNN, cfg: DeepRConfig | None = None):
         self.model = model
-        self.compile = compile  # fuse the elementwise update with torch.compile
         self.cfg = cfg or DeepRConfig()
         theta = model.theta
         N = model.cfg.n_hidden
@@ -55,9 +59,10 @@ class DeepR:
         self.exp_avg = torch.zeros_like(theta)
         self.exp_avg_sq = torch.zeros_like(theta)
         self.steps = torch.zeros_like(theta)  # Adam step count of each connection while active
-        # One generator per network, seeded from the network's seed: a network's random stream does
-        # not depend on which other networks are trained beside it.
-        self.generators = [torch.Generator().manual_seed(10_000_019 * (s + 1)) for s in model.seeds]
+        # Each network's random stream is keyed by its own seed: it does not depend on which other
+        # networks are trained beside it.
+        self.keys = network_keys(model.seeds).to(theta.device)  # (E,) int64
+        self.n_steps = 0  # Deep-R steps taken: the counter of the random streams
         self.rewired = torch.zeros(model.n_networks, 2, dtype=torch.long)  # total rewirings (E, 2)
 
     def decay_lr(self) -> None:
@@ -66,61 +71,184 @@ class DeepR:
 
     @torch.no_grad()
     def step(self) -> None:
-        """One Deep-R update of theta, after ``loss.backward()``."""
+        """One Deep-R update of theta, after ``loss.backward()``.
+
+        Only the active connections change (a dormant one keeps its theta and its Adam state until
+        it is rewired), so the update runs on the list of active entries, all networks at once.
+        """
         if self.model.cfg.connections == "fixed":
             return  # a fixed mask: nothing to rewire, and the modules' optimizer trains the weights
         theta, cfg = self.model.theta, self.cfg
-        E = theta.shape[0]
-        grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)
-        active = theta > 0  # (E, 2, N, N), before the step
-        lr = self.lr.view(E, 1, 1, 1)
-        update = optim.compiled("adam_masked_") if self.compile else optim.adam_masked_
+        E, _, N, _ = theta.shape
+        self.n_steps += 1
+        flat = theta.view(-1)
+        idx = (flat > 0).nonzero().squeeze(1)  # (K,) the active entries, before the step
+        net = idx // (2 * N * N)
+        lr = self.lr[net]  # (K,)
+        th = flat[idx]
+        grad = theta.grad.view(-1)[idx] if theta.grad is not None else torch.zeros_like(th)
+        state = [t.view(-1)[idx] for t in (self.exp_avg, self.exp_avg_sq, self.steps)]
         if cfg.order == "noise_first":  # the authors' code: l1 and the random walk, then Adam on
-            theta.sub_(active * lr * cfg.l1)  # the connections they left active
-            if cfg.noise > 0:
-                self._random_walk(active)
-            update(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, theta > 0, lr,
-                   cfg.betas[0], cfg.betas[1], cfg.eps, 0.0)
+            th -= lr * cfg.l1  # the connections they left active
+            th += self._walk(net, idx, lr)
+            optim.adam_entries_(th, grad, *state, th > 0, lr, cfg.betas[0], cfg.betas[1], cfg.eps, 0.0)
         else:
-            update(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, lr,
-                   cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
-            if cfg.noise > 0:
-                self._random_walk(active)
-        n_died = (active & (theta <= 0)).sum(dim=(-1, -2))  # (E, 2)
-        if n_died.any():
+            optim.adam_entries_(th, grad, *state, torch.ones_like(th, dtype=torch.bool), lr,
+                                cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
+            th += self._walk(net, idx, lr)
+        flat[idx] = th
+        for t, values in zip((self.exp_avg, self.exp_avg_sq, self.steps), state):
+            t.view(-1)[idx] = values
+        died = idx[th <= 0] // (N * N)  # the (network, direction) row of each connection that died
+        n_died = torch.bincount(died, minlength=E * 2).view(E, 2)
+        if len(died):
             self._rewire(n_died)
 
-    def _random_walk(self, active: torch.Tensor) -> None:
-        """theta += lr * noise * (1 - p) * N(0, 1) on the active connections.
-
-        Each network draws one normal per active connection (2 n_conn; none for a network whose
-        connections were cut) from its own generator, in the row-major order of its active
-        connections; networks at p = 1 (no walk) draw none.
-        """
-        theta = self.model.theta
-        E = theta.shape[0]
-        scale = self.lr * self.noise_scale  # (E,)
-        where = active.view(E, -1).nonzero()  # (K, 2), sorted by network, then position
-        counts = torch.bincount(where[:, 0], minlength=E).tolist()  # 2 n_conn per network, or 0 once cut
-        draws = [torch.randn(k, generator=g) if s > 0 else torch.zeros(k)
-                 for g, k, s in zip(self.generators, counts, scale.tolist())]
-        steps = torch.cat(draws).to(theta.device) * scale[where[:, 0]]
-        theta.view(E, -1).index_put_((where[:, 0], where[:, 1]), steps, accumulate=True)
+    def _walk(self, net: torch.Tensor, idx: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
+        """The random walk lr * noise * (1 - p) * N(0, 1) of the active entries ``idx`` (of networks
+        ``net``): the normal of a connection is :func:`normal` of (network key, step, its position
+        in the network's (2, N, N) theta). Zero where the walk is off (noise 0, or p = 1)."""
+        if self.cfg.noise == 0:
+            return torch.zeros_like(lr)
+        per_net = self.model.theta[0].numel()
+        z = normal(self.keys[net], self.n_steps, _WALK, idx % per_net)
+        return z.to(lr.dtype) * lr * self.noise_scale[net]
 
     def _rewire(self, n_died: torch.Tensor) -> None:
-        """Activate n_died[e, d] dormant connections of network e, direction d, uniformly at random."""
+        """Activate n_died[e, d] dormant connections of network e, direction d, uniformly at random
+        (without replacement), every (e, d) at once: see :func:`draw_dormant`."""
         theta = self.model.theta
-        flat = theta.view(theta.shape[0], 2, -1)
-        for e, d in n_died.nonzero().tolist():
-            count = int(n_died[e, d])
-            keys = torch.rand(flat.shape[-1], generator=self.generators[e]).to(theta.device)
-            keys[flat[e, d] > 0] = 2.0  # active connections are never drawn
-            chosen = keys.topk(count, largest=False).indices
-            flat[e, d, chosen] = self.cfg.rewire_theta
-            if self.cfg.reset_on_rewire:
-                for state in (self.exp_avg, self.exp_avg_sq, self.steps):
-                    state.view_as(flat)[e, d, chosen] = 0.0
+        E = theta.shape[0]
+        flat = theta.view(E * 2, -1)
+        rows = n_died.view(-1).nonzero().squeeze(1)  # (R,) rows e * 2 + d that lost connections
+        counts = n_died.view(-1)[rows]
+        keys = _mix(self.keys[rows // 2] ^ (rows % 2).to(torch.int32))  # a stream per network and direction
+        row, pos = draw_dormant(flat[rows] > 0, counts, keys, self.n_steps)
+        rows = rows[row]
+        flat[rows, pos] = self.cfg.rewire_theta
+        if self.cfg.reset_on_rewire:
+            for state in (self.exp_avg, self.exp_avg_sq, self.steps):
+                state.view(E * 2, -1)[rows, pos] = 0.0
         self.rewired += n_died.cpu()
+
+
+# --------------------------------------------------------------------------------------------------
+# Counter-based random numbers: a draw is a hash of (key, step, purpose, index), so any set of draws
+# comes from one vectorised call, and a network's draws depend on its own key alone. The hashes work
+# on int32 tensors holding the bits of uint32 values (int32 products wrap, and vectorise where int64
+# products do not); a right shift is made logical by masking the sign bits it copies.
+_WALK, _REWIRE, _REWIRE_ALL = 1, 2, 3  # what a draw is for: separate streams
+_C1, _C2 = 0x7FEB352D, 0x846CA68B - 2**32  # the multipliers of the hash, as int32
+
+
+def _int32(value: int) -> int:
+    """A uint32 value's bits as a Python int in the range of int32."""
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
+
+
+def _mix(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash, the "lowbias32" finaliser (good avalanche), of an int32 tensor."""
+    x = x ^ ((x >> 16) & 0xFFFF)
+    x = x * _C1
+    x = x ^ ((x >> 15) & 0x1FFFF)
+    x = x * _C2
+    return x ^ ((x >> 16) & 0xFFFF)
+
+
+def network_keys(seeds) -> torch.Tensor:
+    """The key of each network's Deep-R stream from its seed: (E,) int32."""
+    seeds = torch.tensor([_int32(int(s) ^ 0x5EEDDEE9) for s in seeds], dtype=torch.int32)
+    return _mix(_mix(seeds) + _int32(0x9E3779B9))
+
+
+def bits(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
+    """32 random bits per entry (int32): a hash of (key, step, purpose, index); key and index are
+    int32 tensors (or index int64 below 2^31) that broadcast."""
+    head = _mix(key + _mix(torch.tensor(_int32(step * 8 + purpose), dtype=torch.int32)))
+    return _mix(_mix(head ^ index.to(torch.int32)))
+
+
+def uniform(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
+    """Uniform float64 in (0, 1), all 32 random bits of :func:`bits` (exact: never 0 or 1)."""
+    return ((bits(key, step, purpose, index).to(torch.int64) & 0xFFFFFFFF).to(torch.float64) + 0.5) / 2**32
+
+
+def below(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor, m: int) -> torch.Tensor:
+    """Uniform integers in [0, m) (m < 2^31), int64: the top of ``bits * m / 2^32``."""
+    return ((bits(key, step, purpose, index).to(torch.int64) & 0xFFFFFFFF) * m) >> 32
+
+
+def normal(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
+    """Standard normals, float32: the inverse normal distribution function of :func:`uniform`,
+    computed in float64 (the tails reach 6.2 standard deviations)."""
+    return torch.special.ndtri(uniform(key, step, purpose, index)).float()
+
+
+def draw_dormant(active: torch.Tensor, counts: torch.Tensor, keys: torch.Tensor, step: int,
+                 oversample: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row r of ``active`` (R, M) bool, ``counts[r]`` distinct dormant positions drawn
+    uniformly at random without replacement from the stream ``keys[r]`` at ``step``.
+
+    Rows with at least a quarter of their positions dormant draw positions uniformly from all M, in
+    a fixed sequence, and keep the first ``counts[r]`` that are dormant and new (the accepted
+    sequence is a uniform draw without replacement); the others rank every dormant position by a
+    uniform key and keep the ``counts[r]`` smallest. Returns (row, position), each (sum counts,).
+    """
+    R, M = active.shape
+    device = active.device
+    dormant = M - active.sum(1)  # (R,)
+    if bool((counts > dormant).any()):
+        raise ValueError("asked for more connections than are dormant")
+    out_row, out_pos = [], []
+    full = dormant * 4 < M
+    # Mostly dormant rows: sequential uniform draws over all positions, rejection of active/repeats.
+    sparse_rows = (~full).nonzero().squeeze(1)
+    if len(sparse_rows):
+        taken = active[sparse_rows].clone()
+        need = counts[sparse_rows].clone()
+        start = torch.zeros_like(need)  # draws used so far, per row
+        while bool((need > 0).any()):
+            m = need * oversample + 8  # candidates this round, per row
+            r = torch.repeat_interleave(torch.arange(len(need), device=device), m)
+            j = start[r] + torch.arange(len(r), device=device) - torch.repeat_interleave(m.cumsum(0) - m, m)
+            pos = below(keys[sparse_rows[r]], step, _REWIRE, j, M)  # uniform in [0, M)
+            flat = r * M + pos
+            # first occurrence of each (row, position) in the sequence, then only dormant ones
+            order = torch.sort(flat, stable=True).indices
+            first = torch.ones(len(flat), dtype=torch.bool, device=device)
+            first[order[1:]] = flat[order[1:]] != flat[order[:-1]]
+            ok = first & ~taken[r, pos]
+            rank = torch.zeros_like(r)
+            rank[ok] = _rank_within(r[ok])  # 0, 1, ... among accepted draws of the same row, in order
+            keep = ok & (rank < need[r])
+            taken[r[keep], pos[keep]] = True
+            out_row.append(sparse_rows[r[keep]])
+            out_pos.append(pos[keep])
+            need -= torch.bincount(r[keep], minlength=len(need))
+            start += m
+    # Mostly active rows: rank the dormant positions by a uniform key.
+    for row in full.nonzero().squeeze(1).tolist():
+        c = int(counts[row])
+        if c == 0:
+            continue
+        idx = torch.arange(M, device=device)
+        key = uniform(keys[row], step, _REWIRE_ALL, idx)
+        key[active[row]] = 2.0  # active positions are never drawn
+        out_row.append(torch.full((c,), row, device=device))
+        out_pos.append(key.topk(c, largest=False).indices)
+    if not out_row:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return empty, empty
+    return torch.cat(out_row), torch.cat(out_pos)
+
+
+def _rank_within(r: torch.Tensor) -> torch.Tensor:
+    """For a non-decreasing integer sequence r, the position of each entry within its run of equal values."""
+    idx = torch.arange(len(r), device=r.device)
+    starts = torch.ones(len(r), dtype=torch.bool, device=r.device)
+    starts[1:] = r[1:] != r[:-1]
+    return idx - torch.cummax(torch.where(starts, idx, 0), 0).values
 
 
 class ConnectionLog:

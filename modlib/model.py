@@ -195,11 +195,11 @@ class ModularRNN(nn.Module):
         if x.dim() == 3:
             x = x.unsqueeze(0).expand(E, *x.shape)
         B = x.shape[2]
-        w_ih = self.w_ih.reshape(E * 2, G, -1)  # (2E, G, 784)
-        drive = torch.bmm(w_ih, x.reshape(E * 2, B, -1).transpose(1, 2))  # (2E, G, B)
+        drive = InputProjection.apply(x.reshape(E * 2, B, -1), self.w_ih.reshape(E * 2, G, -1))  # (2E, G, B)
         if self.cfg.input_scale != 1:
             drive = drive * self.cfg.input_scale
-        return drive.view(E, 2, G, B).transpose(-1, -2) + self.b_ih.unsqueeze(2)  # (E, 2, B, G)
+        # stored units-major, (E, 2, G, B), as the recurrence reads it; returned as a view (E, 2, B, G)
+        return (drive.view(E, 2, G, B) + self.b_ih.unsqueeze(-1)).transpose(-1, -2)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
         """Final hidden states h_T of eq. (3) (or of ``cfg.cell``) for inputs x (E, 2, B, 784) or
@@ -304,16 +304,16 @@ def run_cell(cfg: ModelConfig, x_drive: torch.Tensor, w_hh: torch.Tensor, b_hh: 
       in place of h_{t-1} inside the recurrent products W_h* h (the carried state is unchanged).
     """
     T = cfg.n_steps
-    if cfg.cell in ("rnn", "leaky"):
+    if cfg.cell == "rnn":
+        u = (x_drive + b_hh.unsqueeze(2)).transpose(-1, -2)  # (J, 2, N, B): contiguous for input_drive's layout
+        h = two_modules(u.contiguous(), w_hh, w_sparse, cfg.coupling, T, all_steps)  # (.., J, 2, N, B)
+        return h.transpose(-1, -2)
+    if cfg.cell == "leaky":
         drive = x_drive + b_hh.unsqueeze(2)
         w_rec = recurrent_matrix(w_hh, w_sparse, cfg.coupling)
-        if cfg.cell == "rnn" and not all_steps:
-            return run_recurrence(drive, w_rec, T)
         J, _, B, N = drive.shape
         u = drive.transpose(1, 2).reshape(J, B, 2 * N)  # (J, B, 2N)
         w = w_rec.transpose(-1, -2)  # (J, 2N, 2N) as (pre, post)
-        if cfg.cell == "rnn":  # all steps: the same operations as Recurrence.forward, so h_T is the same
-            return rnn_states(u, w, T).view(T, J, B, 2, N).transpose(2, 3)
         out, h = [], None
         for t in range(T):
             pre = torch.tanh(u) if t == 0 else torch.tanh(torch.baddbmm(u, h, w))
@@ -358,60 +358,136 @@ def run_cell(cfg: ModelConfig, x_drive: torch.Tensor, w_hh: torch.Tensor, b_hh: 
     return torch.stack(out) if all_steps else out[-1]
 
 
-def run_recurrence(drive: torch.Tensor, w_rec: torch.Tensor, n_steps: int) -> torch.Tensor:
-    """Eq. (3) over both sub-networks: h_t = tanh(drive + W_rec h_{t-1}), h_0 = 0; returns h_T.
-
-    drive: (J, 2, B, N) all input terms (W_ih x + b_ih + b_hh); w_rec: (J, 2N, 2N) as (post, pre).
-    Returns (J, 2, B, N).
-    """
-    J, _, B, N = drive.shape
-    u = drive.transpose(1, 2).reshape(J, B, 2 * N)  # (J, B, 2N), sub-network 0's units first
-    h = Recurrence.apply(u, w_rec.transpose(-1, -2), n_steps)  # (J, B, 2N)
-    return h.view(J, B, 2, N).transpose(1, 2)
-
-
-def rnn_states(u: torch.Tensor, w: torch.Tensor, n_steps: int) -> torch.Tensor:
-    """Every state of eq. (3)'s recurrence: h_1 = tanh(u), h_t = tanh(u + h_{t-1} W); u (E, B, 2N),
-    W (E, 2N, 2N) as (pre, post). Returns (T, E, B, 2N)."""
-    E, B, H = u.shape
-    states = u.new_empty(n_steps, E, B, H)  # (T, E, B, 2N)
-    torch.tanh(u, out=states[0])
-    for t in range(1, n_steps):
-        torch.baddbmm(u, states[t - 1], w, out=states[t]).tanh_()
-    return states
-
-
-class Recurrence(torch.autograd.Function):
-    """h_1 = tanh(u), h_t = tanh(u + h_{t-1} W) for t = 2..T, returning h_T. Paper: eq. (3).
-
-    u: (E, B, 2N) input drive (W_ih x + biases, the same at every step); W: (E, 2N, 2N) as (pre, post).
-    A hand-written backward pass through time over one (T, E, B, 2N) tensor of states, with the
-    gradient of W accumulated in place: about twice as fast as autograd on a plain loop.
-    """
+class InputProjection(torch.autograd.Function):
+    """W x^T for a batch of matrices, x (J, B, D) and W (J, G, D) -> (J, G, B), with a backward pass
+    that computes W's gradient from a contiguous (J, G, B) gradient: the transposed layout autograd
+    can hand it runs several times slower on the CPU."""
 
     @staticmethod
-    def forward(ctx, u, w, n_steps: int):
-        states = rnn_states(u, w, n_steps)
-        ctx.save_for_backward(states, w)
+    def forward(ctx, x, w):
+        ctx.save_for_backward(x, w)
+        return torch.bmm(w, x.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = torch.bmm(grad.transpose(1, 2), w) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(grad, x) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_w
+
+
+# Eq. (3)'s recurrence over J networks: states are held units-major, (J, 2, N, B), so that the whole
+# recurrent matrix (J, 2N, 2N) or each module's own W_hh (2J, N, N) multiplies them without a copy.
+SPARSE_FRACTION = 0.01  # the signal between the modules is gathered entry by entry below this fill
+
+
+def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, coupling: str, n_steps: int,
+                all_steps: bool = False) -> torch.Tensor:
+    """Eq. (3) over both modules: h_1 = tanh(u), h_t = tanh(u + W_hh h_{t-1} + s_t) with s_t the other
+    module's signal W_sparse h^m_{t-1} (``coupling="authors"``: tanh(u + W_hh (h_{t-1} + s_t))).
+
+    u: (J, 2, N, B) all input terms (W_ih x + b_ih + b_hh), contiguous; w_hh: (J, 2, N, N) (post, pre);
+    w_sparse: (J, 2, N, N), direction d maps d -> 1 - d. Returns h_T (J, 2, N, B), or with
+    ``all_steps`` every h_t (T, J, 2, N, B) without a gradient path.
+
+    Two equivalent ways, chosen by the fill of the inter-module weights (the same numbers up to
+    float rounding): at most ``SPARSE_FRACTION`` of the entries nonzero, each module's W_hh is a
+    batched product and the few connections between them a gather and an index_add over their
+    entries; otherwise one product with the full recurrent matrix (J, 2N, 2N) of
+    :func:`recurrent_matrix`.
+    """
+    J, _, N, B = u.shape
+    links = None
+    if w_sparse.device.type != "meta" and int(torch.count_nonzero(w_sparse)) <= SPARSE_FRACTION * w_sparse.numel():
+        j, d, post, pre = (w_sparse != 0).nonzero().unbind(1)
+        dst = ((j * 2 + 1 - d) * N + post)  # the row of the receiving unit in the (J * 2 * N, B) states
+        src = ((j * 2 + d) * N + pre)
+        links = (dst, src)
+        w = w_hh.reshape(J * 2, N, N)
+        w_k = w_sparse[j, d, post, pre]  # (K,): gradients reach w_sparse through the indexing
+    else:
+        w = recurrent_matrix(w_hh, w_sparse, coupling)  # (J, 2N, 2N)
+        w_k = w.new_zeros(0)
+    authors = coupling == "authors" and links is not None  # the full matrix already holds W_hh W_sparse
+    if all_steps:
+        with torch.no_grad():
+            return _two_module_states(u, w, w_k, links, authors, n_steps)[0]
+    return TwoModules.apply(u, w, w_k, links, authors, n_steps)
+
+
+def _signal(h: torch.Tensor, w_k: torch.Tensor, links, out: torch.Tensor, transpose: bool = False) -> None:
+    """out += the signal between the modules for states h (both (J, 2, N, B)): each receiving unit
+    (row ``dst``) adds w_k times the sending unit's state (row ``src``); ``transpose`` sends it back."""
+    dst, src = links if not transpose else links[::-1]
+    B = h.shape[-1]
+    out.view(-1, B).index_add_(0, dst, h.reshape(-1, B)[src] * w_k.unsqueeze(1))
+
+
+def _two_module_states(u, w, w_k, links, authors: bool, n_steps: int):
+    """Forward pass of :func:`two_modules`: all states (T, J, 2, N, B), and with the authors'
+    coupling in the gathered form the read states h_{t-1} + s_t of steps 2..T (else None)."""
+    J, _, N, B = u.shape
+    states = u.new_empty(n_steps, J, 2, N, B)
+    reads = u.new_empty(n_steps - 1, J, 2, N, B) if authors else None
+    torch.tanh(u, out=states[0])
+    flat = (lambda x: x.view(J * 2, N, B)) if links is not None else (lambda x: x.view(J, 2 * N, B))
+    for t in range(1, n_steps):
+        h, a = states[t - 1], states[t]
+        if authors:
+            reads[t - 1].copy_(h)
+            _signal(h, w_k, links, reads[t - 1])
+            torch.baddbmm(flat(u), w, flat(reads[t - 1]), out=flat(a))
+        else:
+            torch.baddbmm(flat(u), w, flat(h), out=flat(a))
+            if links is not None:
+                _signal(h, w_k, links, a)
+        a.tanh_()
+    return states, reads
+
+
+class TwoModules(torch.autograd.Function):
+    """:func:`two_modules`'s recurrence with a hand-written backward pass through time over one
+    (T, J, 2, N, B) tensor of states, the weight gradients accumulated in place (about twice as
+    fast as autograd on a plain loop). Paper: eq. (3)."""
+
+    @staticmethod
+    def forward(ctx, u, w, w_k, links, authors: bool, n_steps: int):
+        states, reads = _two_module_states(u, w, w_k, links, authors, n_steps)
+        ctx.links, ctx.authors, ctx.n_steps = links, authors, n_steps
+        ctx.save_for_backward(states, w, w_k, reads if authors else None)
         return states[-1].clone()
 
     @staticmethod
     def backward(ctx, grad_h):
-        states, w = ctx.saved_tensors
-        T, E, B, H = states.shape
-        grad_a = torch.empty_like(states)  # dL/d(pre-activation) at each step: (T, E, B, 2N)
-        w_t = w.transpose(1, 2).contiguous()  # a contiguous W^T: batched matmuls with it run ~1.6x faster
+        states, w, w_k, reads = ctx.saved_tensors
+        links, authors, T = ctx.links, ctx.authors, ctx.n_steps
+        _, J, _, N, B = states.shape
+        flat = (lambda x: x.view(J * 2, N, B)) if links is not None else (lambda x: x.view(J, 2 * N, B))
+        grad_h = grad_h.contiguous()
+        g = torch.empty_like(states[0])  # dL/d(pre-activation) at step t, one step at a time
+        grad_u = None  # the sum of g over the steps (u enters every step)
+        w_t = w.transpose(1, 2).contiguous()  # a contiguous W^T: batched products with it run faster
+        grad_w = torch.zeros_like(w) if ctx.needs_input_grad[1] else None
+        grad_k = torch.zeros_like(w_k) if links is not None and ctx.needs_input_grad[2] else None
         for t in reversed(range(T)):
-            torch.ops.aten.tanh_backward.grad_input(grad_h, states[t], grad_input=grad_a[t])
-            if t > 0:
-                grad_h = torch.bmm(grad_a[t], w_t)  # (E, B, 2N)
-        grad_u = grad_a.sum(dim=0)
-        grad_w = None
-        if ctx.needs_input_grad[1] and T > 1:  # dW = sum_t h_{t-1}^T da_t, accumulated in place
-            grad_w = torch.bmm(states[0].transpose(1, 2), grad_a[1])
-            for t in range(2, T):
-                grad_w.baddbmm_(states[t - 1].transpose(1, 2), grad_a[t])
-        return grad_u, grad_w, None
+            torch.ops.aten.tanh_backward.grad_input(grad_h, states[t], grad_input=g)
+            grad_u = g.clone() if grad_u is None else grad_u.add_(g)
+            if t == 0:
+                break
+            h_prev = states[t - 1]
+            inp = reads[t - 1] if authors else h_prev  # what W multiplied at step t
+            if grad_w is not None:
+                grad_w.baddbmm_(flat(g), flat(inp).transpose(1, 2))
+            back = torch.bmm(w_t, flat(g)).view_as(g)  # W^T g: to h_{t-1}, or to the read state
+            g_signal = back if authors else g  # the gradient where the signal s_t enters
+            if links is not None:
+                dst, src = links
+                if grad_k is not None:
+                    grad_k += (g_signal.reshape(-1, B)[dst] * h_prev.reshape(-1, B)[src]).sum(1)
+                _signal(g_signal, w_k, links, back, transpose=True)
+            grad_h = back
+        return grad_u, grad_w, grad_k, None, None, None
 
 
 def competitive_decision(r: torch.Tensor, rule: str = "max") -> tuple[torch.Tensor, torch.Tensor]:

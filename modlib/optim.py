@@ -50,6 +50,13 @@ def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
     theta.sub_(act * lr * (m_hat / (v_hat.sqrt() + eps) + l1))
 
 
+def adam_entries_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
+                  beta1: float, beta2: float, eps: float, l1: float) -> None:
+    """:func:`adam_masked_` on a list of entries (all 1-d, ``lr`` one per entry): Deep-R's step on
+    the active connections alone."""
+    adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr, beta1, beta2, eps, l1)
+
+
 @functools.cache
 def compiled(name: str):
     """The torch.compile'd version of one of this module's functions (compiled on first call)."""

@@ -115,7 +115,7 @@ def train(
 
         def update(grads):
             adadelta(dense, grads, *state, lr, cfg.rho, cfg.eps)
-    deepr = DeepR(model, cfg.deepr, compile=compile)
+    deepr = DeepR(model, cfg.deepr)
     order_gens = [torch.Generator().manual_seed(7_919 * (s + 1)) for s in model.seeds]
     training = torch.ones(E, dtype=torch.bool, device=device)  # networks still training
     epochs_done = [0] * E

@@ -30,13 +30,12 @@ def _run_steps(net, opt, steps, gen):
     return log
 
 
-@pytest.mark.parametrize("compile", [False, True])
-def test_invariants_hold_at_every_step(compile):
+def test_invariants_hold_at_every_step():
     ps = [1e-4, 3e-4, 0.0022, 0.06, 1.0]
     cfg = config.DeepRConfig(l1=0.05)  # strong shrinkage: many connections die and rewire
     net = model.ModularRNN(ps, seeds=[0, 1, 2, 3, 4], deepr=cfg)
     sign0 = net.sign.clone()
-    opt = deepr.DeepR(net, cfg, compile=compile)
+    opt = deepr.DeepR(net, cfg)
     gen = torch.Generator().manual_seed(0)
     want = net.n_conn.view(-1, 1).expand(-1, 2)
     for before, grad, after in _run_steps(net, opt, 40, gen):
@@ -57,3 +56,61 @@ def test_sparsest_network_keeps_one_connection_each_way(small_data):
     net = model.ModularRNN(1e-4, 0)
     assert net.active().sum(dim=(-1, -2)).tolist() == [[1, 1]]
     assert int((net.adjacency()[0, :100, 100:]).sum()) == 1
+
+
+# --------------------------------------------------------------------------------------------------
+# The counter-based random streams
+
+
+def test_normals_are_standard_and_finite():
+    keys = deepr.network_keys(range(4))
+    idx = torch.arange(250_000)
+    z = torch.cat([deepr.normal(k, 7, 1, idx) for k in keys])
+    assert torch.isfinite(z).all()
+    assert abs(float(z.mean())) < 0.005 and abs(float(z.std()) - 1) < 0.005
+    assert abs(float((z > 1.96).double().mean()) - 0.025) < 0.001  # the tail, not just two moments
+    u = deepr.uniform(keys[0], 7, 1, idx)
+    assert 0 < float(u.min()) and float(u.max()) < 1
+    # neighbouring indices, steps and keys are uncorrelated
+    assert abs(float(torch.corrcoef(torch.stack([z[:-1], z[1:]]))[0, 1])) < 0.01
+    other_step = deepr.normal(keys[0], 8, 1, idx)
+    assert abs(float(torch.corrcoef(torch.stack([z[:250_000], other_step]))[0, 1])) < 0.01
+
+
+def test_a_networks_stream_does_not_depend_on_its_neighbours():
+    """Seed 3 at p = 0.01 beside other networks takes exactly the Deep-R steps it takes alone."""
+    cfg = config.DeepRConfig(l1=0.02)  # connections die and rewire
+    alone = model.ModularRNN(0.01, 3, deepr=cfg)
+    group = model.ModularRNN([0.3, 0.01, 1e-4], [1, 3, 5], deepr=cfg)
+    gen = torch.Generator().manual_seed(0)
+    opts = deepr.DeepR(alone, cfg), deepr.DeepR(group, cfg)
+    for _ in range(20):
+        grad = torch.randn(2, 100, 100, generator=gen) * 1e-3
+        alone.theta.grad = grad.unsqueeze(0).clone()
+        group.theta.grad = torch.stack([torch.randn(2, 100, 100, generator=gen), grad, grad])
+        for opt in opts:
+            opt.step()
+    assert opts[0].rewired.sum() > 0
+    assert torch.equal(alone.theta.detach()[0], group.theta.detach()[1])
+
+
+@pytest.mark.parametrize("dormant_fraction", [0.9, 0.1])  # sequential draws; ranking every dormant entry
+def test_draw_dormant_is_uniform_without_replacement(dormant_fraction):
+    M, R = 40, 3
+    gen = torch.Generator().manual_seed(1)
+    active = torch.rand(R, M, generator=gen) > dormant_fraction
+    dormant = (~active).sum(1)
+    counts = torch.minimum(dormant, torch.tensor([1, 3, 4]))
+    keys = deepr.network_keys([11, 12, 13])
+    hits = torch.zeros(R, M)
+    for step in range(4000):
+        row, pos = deepr.draw_dormant(active, counts, keys, step)
+        assert torch.equal(torch.bincount(row, minlength=R), counts)
+        assert not active[row, pos].any()  # only dormant positions
+        assert len(set(zip(row.tolist(), pos.tolist()))) == len(row)  # no repeats
+        hits[row, pos] += 1
+    expected = (counts / dormant).unsqueeze(1) * 4000  # each dormant position equally often
+    got = hits[~active].split((~active).sum(1).tolist())
+    for r in range(R):  # chi-square against uniform: mean df, sd sqrt(2 df); allow 5 sd
+        chi2, df = float(((got[r] - expected[r]) ** 2 / expected[r]).sum()), len(got[r]) - 1
+        assert chi2 < df + 5 * (2 * df) ** 0.5, f"row {r}: chi2 {chi2:.1f} with {df} degrees of freedom"

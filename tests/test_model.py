@@ -53,10 +53,44 @@ def test_eq3_recurrence_against_a_plain_loop():
         torch.testing.assert_close(got, torch.stack(h), atol=1e-5, rtol=1e-5)
 
 
-def test_recurrence_gradient():
-    u = torch.randn(2, 3, 6, dtype=torch.double, requires_grad=True)
-    w = (0.5 * torch.randn(2, 6, 6, dtype=torch.double)).requires_grad_()
-    assert torch.autograd.gradcheck(lambda u, w: model.Recurrence.apply(u, w, 5), (u, w))
+@pytest.mark.parametrize("coupling", ["eq3", "authors"])
+@pytest.mark.parametrize("gathered", [True, False])
+def test_recurrence_gradient(monkeypatch, coupling, gathered):
+    """The hand-written backward pass through time against finite differences, for both ways of
+    computing the signal between the modules (gathered entries, or the full recurrent matrix)."""
+    monkeypatch.setattr(model, "SPARSE_FRACTION", 1.0 if gathered else -1.0)
+    gen = torch.Generator().manual_seed(0)
+    J, N, B = 2, 4, 3
+    u = torch.randn(J, 2, N, B, dtype=torch.double, generator=gen).requires_grad_()
+    w_hh = (0.5 * torch.randn(J, 2, N, N, dtype=torch.double, generator=gen)).requires_grad_()
+    mask = torch.rand(J, 2, N, N, generator=gen) < 0.3  # the connections: the other entries stay 0
+    w_s = torch.randn(J, 2, N, N, dtype=torch.double, generator=gen).requires_grad_()
+
+    def run(u, w_hh, w_s):
+        return model.two_modules(u, w_hh, w_s * mask, coupling, 4)
+
+    assert torch.autograd.gradcheck(run, (u, w_hh, w_s))
+
+
+@pytest.mark.parametrize("coupling", ["eq3", "authors"])
+def test_gathered_and_full_matrix_recurrences_agree(monkeypatch, coupling):
+    gen = torch.Generator().manual_seed(1)
+    J, N, B = 3, 10, 5
+    u = torch.randn(J, 2, N, B, generator=gen)
+    w_hh = 0.3 * torch.randn(J, 2, N, N, generator=gen)
+    mask = torch.rand(J, 2, N, N, generator=gen) < 0.05
+    w_s = torch.randn(J, 2, N, N, generator=gen)
+    out = {}
+    for gathered in (True, False):
+        monkeypatch.setattr(model, "SPARSE_FRACTION", 1.0 if gathered else -1.0)
+        args = [t.clone().requires_grad_() for t in (u, w_hh, w_s)]
+        h = model.two_modules(*args[:2], args[2] * mask, coupling, 5)
+        (h * torch.arange(h.numel()).view_as(h).sin()).sum().backward()
+        out[gathered] = [h.detach()] + [a.grad for a in args]
+        steps = model.two_modules(u, w_hh, w_s * mask, coupling, 5, all_steps=True)
+        assert torch.equal(steps[-1], h.detach()), "all_steps must end with h_T, to the bit"
+    for a, b in zip(out[True], out[False]):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_competitive_decision_takes_the_most_confident_readout():
