@@ -5,7 +5,10 @@ Prints, measured side by side in one run on this machine:
 - network-epochs per second of a plain loop: the same model written as a reader would write it in
   PyTorch (nn.Linear layers, a Python loop over time steps, torch.optim.Adadelta and Adam, Deep-R
   with masks), training one network after another;
-- the achieved GFLOP/s of each, against the machine's measured float32 matmul rate.
+- the achieved GFLOP/s of each, against the machine's measured float32 matmul rate;
+- where the milliseconds of one step at the largest E go (gather, forward, backward, Adadelta,
+  Deep-R), for three populations of p (mixed; the sweep's sparse and dense p-major chunks), beside
+  the floor: the step's batched matmuls and the optimizers' updates alone, at the same shapes.
 
 A network-epoch is one pass over the ~48k training pairs; each run here trains on a slice of
 ``--pairs`` pairs and scales (the cost per step does not depend on the epoch).
@@ -30,6 +33,7 @@ from modlib import config, data, model, runtime, train
 
 N, C, T, D = 100, 10, 5, 784
 PAIRS_PER_EPOCH = 47_993  # training pairs of the paper's split
+PAPER_P = np.geomspace(1e-4, 1.0, 10)  # the paper's grid of p
 
 
 def flops_per_pair() -> float:
@@ -144,38 +148,43 @@ def plain_train(p: float, train_data: data.PairedDigits, batch_size: int = 128, 
                     flat[dormant[torch.randperm(len(dormant))[:missing]]] = 1e-12
 
 
-def step_floor(E: int, batch_size: int = 128, repeats: int = 10) -> tuple[float, float]:
-    """Seconds per minibatch of E networks spent in the parts no implementation of this trainer can
-    skip: the batched matmuls of one training step (the input projection and its weight gradient,
-    T - 1 recurrent steps forward, their backward to the states and to W) and the two optimizers'
-    elementwise updates (Adadelta on the sub-networks, Adam on theta), at the trainer's shapes.
-    Returns (matmul seconds, optimizer seconds), each the fastest of ``repeats`` runs."""
+def step_floor(p: list[float], batch_size: int = 128, repeats: int = 10) -> tuple[float, float]:
+    """Seconds per minibatch of E = len(p) networks spent in the parts no implementation of this
+    trainer can skip: the batched matmuls of one training step at the trainer's shapes (the input
+    projection and its weight gradient; T - 1 recurrent steps forward, their backward to the states
+    and to the weights, with the full recurrent matrix (E, 2N, 2N), or with each module's W_hh
+    (2E, N, N) where the trainer gathers the few connections between the modules) and the
+    optimizers' elementwise updates (Adadelta on the sub-networks; Deep-R's Adam on the active
+    entries). Returns (matmul seconds, optimizer seconds), each the fastest of ``repeats`` runs."""
     from modlib import optim
 
-    B, H = batch_size, 2 * N
-    x, w_ih = torch.randn(2 * E, B, D), torch.randn(2 * E, N, D)
-    g_drive = torch.randn(2 * E, N, B)
-    h, w, g = torch.randn(E, B, H), torch.randn(E, H, H), torch.randn(E, B, H)
-    out, acc = torch.empty(E, B, H), torch.empty(E, H, H)
+    E, B = len(p), batch_size
+    n_conn = torch.tensor([model.n_connections(v, N) for v in p])
+    gathered = 2 * int(n_conn.sum()) <= model.SPARSE_FRACTION * E * 2 * N * N
+    x, w_ih, g_drive = torch.randn(2 * E, B, D), torch.randn(2 * E, N, D), torch.randn(2 * E, N, B)
+    J, H = (2 * E, N) if gathered else (E, 2 * N)  # the recurrence's batch and matrix size
+    h, w, g = torch.randn(J, H, B), torch.randn(J, H, H), torch.randn(J, H, B)
+    out, acc = torch.empty(J, H, B), torch.zeros(J, H, H)
     dense = [torch.randn(E, 2, N, D), torch.randn(E, 2, N, N), torch.randn(E, 2, C, N)]
     grads, sq, delta = [torch.randn_like(t) for t in dense], [torch.rand_like(t) for t in dense], \
         [torch.rand_like(t) for t in dense]
-    theta, tg = torch.randn(E, 2, N, N), torch.randn(E, 2, N, N)
-    m, v, steps, active = torch.zeros_like(theta), torch.zeros_like(theta), torch.zeros_like(theta), theta > 0
-    adadelta, adam = optim.compiled("adadelta_"), optim.compiled("adam_masked_")
-    lr, lr_e = torch.tensor(0.5), torch.full((E, 1, 1, 1), 0.05)
+    K = 2 * int(n_conn.sum())  # active inter-module entries
+    theta, tg = torch.rand(K), torch.randn(K)
+    m, v, steps, active = torch.zeros(K), torch.zeros(K), torch.zeros(K), torch.ones(K, dtype=torch.bool)
+    adadelta = optim.compiled("adadelta_")
+    lr, lr_k = torch.tensor(0.5), torch.full((K,), 0.05)
 
     def matmuls():
         torch.bmm(w_ih, x.transpose(1, 2))  # input projection
         torch.bmm(g_drive, x)  # its weight gradient
         for _ in range(T - 1):
-            torch.baddbmm(h, h, w, out=out)  # forward
-            torch.bmm(g, w)  # backward to the states
-            acc.baddbmm_(h.transpose(1, 2), g)  # backward to W
+            torch.baddbmm(h, w, h, out=out)  # forward
+            torch.bmm(w, g)  # backward to the states
+            acc.baddbmm_(g, h.transpose(1, 2))  # backward to W
 
     def updates():
         adadelta(dense, grads, sq, delta, lr, 0.9, 1e-6)
-        adam(theta, tg, m, v, steps, active, lr_e, 0.9, 0.999, 1e-8, 1e-4)
+        optim.adam_entries_(theta, tg, m, v, steps, active, lr_k, 0.9, 0.999, 1e-8, 1e-4)
 
     times = []
     for fn in (matmuls, updates):
@@ -187,6 +196,50 @@ def step_floor(E: int, batch_size: int = 128, repeats: int = 10) -> tuple[float,
             runs.append(time.perf_counter() - start)
         times.append(min(runs))
     return times[0], times[1]
+
+
+def step_breakdown(p: list[float], train_data: data.PairedDigits, steps: int = 30, warm: int = 10) -> dict:
+    """Where the milliseconds of one training step of E = len(p) networks go, measured on the real
+    trainer's code path (modlib.train.train's step, written out with timers around each phase;
+    the median of ``steps`` minibatches after ``warm``): gather (the minibatch's images), forward,
+    backward, Adadelta, Deep-R. Returns milliseconds per phase."""
+    from modlib import optim
+    from modlib.deepr import DeepR
+
+    E, B = len(p), 128
+    net = model.ModularRNN(p, list(range(E)))
+    images, pairs, target = train_data.images, train_data.pairs, train_data.target
+    dense = net.dense_parameters()
+    state = [[torch.zeros_like(q) for q in dense] for _ in range(2)]
+    adadelta, lr = optim.compiled("adadelta_"), torch.tensor(0.5)
+    deepr = DeepR(net)
+    gen = torch.Generator().manual_seed(0)
+    order = torch.stack([torch.randperm(len(train_data), generator=gen) for _ in range(E)])
+    buffer = images.new_empty(E * 2 * B, images.shape[1])
+    phases = {name: [] for name in ("gather", "forward", "backward", "Adadelta", "Deep-R")}
+    for i in range(warm + steps):
+        start = (i * B) % (len(train_data) - B)
+        t0 = time.perf_counter()
+        idx = order[:, start : start + B]
+        rows = pairs[idx].transpose(1, 2).flatten()
+        x = torch.index_select(images, 0, rows, out=buffer).view(E, 2, B, -1)
+        t1 = time.perf_counter()
+        r_out, _ = net.decide(net(x))
+        loss = model.per_network_loss(r_out, target[idx])
+        for q in net.parameters():
+            q.grad = None
+        t2 = time.perf_counter()
+        loss.sum().backward()
+        t3 = time.perf_counter()
+        with torch.no_grad():
+            adadelta(dense, [q.grad for q in dense], *state, lr, 0.9, 1e-6)
+        t4 = time.perf_counter()
+        deepr.step()
+        t5 = time.perf_counter()
+        if i >= warm:
+            for name, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                phases[name].append(dt * 1e3)
+    return {name: float(np.median(v)) for name, v in phases.items()}
 
 
 def main() -> None:
@@ -239,12 +292,26 @@ def main() -> None:
     if not on_cpu or "rnn" not in args.cell:
         return
     E = max(args.sizes)
-    mm, upd = step_floor(E)
+    populations = {
+        "mixed": np.geomspace(1e-4, 1.0, E).tolist(),  # the population timed above
+        "sparse": np.repeat(PAPER_P[:5], -(-E // 5))[:E].tolist(),  # a p-major chunk of the sweep
+        "dense": np.repeat(PAPER_P[5:], -(-E // 5))[:E].tolist(),
+    }
     steps = PAIRS_PER_EPOCH / 128
-    print(f"floor at E = {E}: the step's batched matmuls alone take {mm * 1e3:.0f} ms "
-          f"({E * fl / steps / mm:.0f} GFLOP/s, {E * fl / steps / mm / peak:.0%} of matmul), the optimizers' "
-          f"updates {upd * 1e3:.0f} ms; a trainer doing only these would reach "
-          f"{E * fl / steps / (mm + upd) / peak:.0%} of the matmul rate")
+    print(f"\nwhere a step's milliseconds go, E = {E} (median of 30 minibatches; floor: the matmuls and the "
+          f"updates alone, at the same shapes)")
+    print(f"{'population':<10} {'gather':>7} {'forward':>8} {'backward':>9} {'Adadelta':>9} {'Deep-R':>7} "
+          f"{'total':>7} {'net-ep/s':>9} | {'matmuls':>8} {'updates':>8} {'rest':>6} {'floor net-ep/s':>15}")
+    for name, p in populations.items():
+        ms = step_breakdown(p, train_data)
+        total = sum(ms.values())
+        mm, upd = (t * 1e3 for t in step_floor(p))
+        print(f"{name:<10} {ms['gather']:7.1f} {ms['forward']:8.1f} {ms['backward']:9.1f} {ms['Adadelta']:9.1f} "
+              f"{ms['Deep-R']:7.1f} {total:7.1f} {E / (total / 1e3 * steps):9.3f} | {mm:8.1f} {upd:8.1f} "
+              f"{total - mm - upd:6.1f} {E / ((mm + upd) / 1e3 * steps):15.3f}")
+    print("(populations: mixed = p geometric from 1e-4 to 1; sparse / dense = the paper grid's five sparsest / "
+          "densest p, p-major, as a sweep chunks them; rest = total - matmuls - updates: the elementwise work, "
+          "the gathers and the Python between them)")
 
 
 if __name__ == "__main__":

@@ -108,11 +108,14 @@ class DeepR:
         """The random walk lr * noise * (1 - p) * N(0, 1) of the active entries ``idx`` (of networks
         ``net``): the normal of a connection is :func:`normal` of (network key, step, its position
         in the network's (2, N, N) theta). Zero where the walk is off (noise 0, or p = 1)."""
-        if self.cfg.noise == 0:
-            return torch.zeros_like(lr)
-        per_net = self.model.theta[0].numel()
-        z = normal(self.keys[net], self.n_steps, _WALK, idx % per_net)
-        return z.to(lr.dtype) * lr * self.noise_scale[net]
+        scale = lr * self.noise_scale[net]  # (K,)
+        walking = (scale > 0).nonzero().squeeze(1)  # no draws where the walk is off
+        out = torch.zeros_like(lr)
+        if len(walking):
+            per_net = self.model.theta[0].numel()
+            z = normal(self.keys[net[walking]], self.n_steps, _WALK, idx[walking] % per_net)
+            out[walking] = z.to(lr.dtype) * scale[walking]
+        return out
 
     def _rewire(self, n_died: torch.Tensor) -> None:
         """Activate n_died[e, d] dormant connections of network e, direction d, uniformly at random
@@ -227,16 +230,23 @@ def draw_dormant(active: torch.Tensor, counts: torch.Tensor, keys: torch.Tensor,
             out_pos.append(pos[keep])
             need -= torch.bincount(r[keep], minlength=len(need))
             start += m
-    # Mostly active rows: rank the dormant positions by a uniform key.
-    for row in full.nonzero().squeeze(1).tolist():
-        c = int(counts[row])
-        if c == 0:
-            continue
-        idx = torch.arange(M, device=device)
-        key = uniform(keys[row], step, _REWIRE_ALL, idx)
-        key[active[row]] = 2.0  # active positions are never drawn
-        out_row.append(torch.full((c,), row, device=device))
-        out_pos.append(key.topk(c, largest=False).indices)
+    # Mostly active rows: all the dormant positions when that many are asked for (p = 1), else
+    # rank the dormant positions by a uniform key and keep the smallest.
+    rows = full.nonzero().squeeze(1)
+    every = rows[counts[rows] == dormant[rows]]
+    if len(every):
+        r, pos = (~active[every]).nonzero().unbind(1)
+        out_row.append(every[r])
+        out_pos.append(pos)
+    rows = rows[(counts[rows] < dormant[rows]) & (counts[rows] > 0)]
+    if len(rows):
+        key = uniform(keys[rows].unsqueeze(1), step, _REWIRE_ALL, torch.arange(M, device=device))  # (F, M)
+        key[active[rows]] = 2.0  # active positions are never drawn
+        c = counts[rows]
+        top = key.topk(int(c.max()), dim=1, largest=False).indices  # (F, max c), smallest key first
+        keep = torch.arange(top.shape[1], device=device) < c.unsqueeze(1)
+        out_row.append(rows.unsqueeze(1).expand_as(top)[keep])
+        out_pos.append(top[keep])
     if not out_row:
         empty = torch.zeros(0, dtype=torch.long, device=device)
         return empty, empty

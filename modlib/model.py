@@ -406,6 +406,12 @@ def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, cou
         links = (dst, src)
         w = w_hh.reshape(J * 2, N, N)
         w_k = w_sparse[j, d, post, pre]  # (K,): gradients reach w_sparse through the indexing
+    elif coupling == "eq3" and not all_steps and not w_sparse.requires_grad and torch.is_grad_enabled():
+        # fixed connections between the modules (the metrics): only the diagonal blocks, W_hh, need
+        # a gradient, so the backward pass forms that alone (half the full matrix's)
+        with torch.no_grad():
+            w = recurrent_matrix(w_hh, w_sparse, coupling)
+        return TwoModules.apply(u, w, w_hh, None, False, n_steps)
     else:
         w = recurrent_matrix(w_hh, w_sparse, coupling)  # (J, 2N, 2N)
         w_k = w.new_zeros(0)
@@ -469,7 +475,8 @@ class TwoModules(torch.autograd.Function):
         grad_u = None  # the sum of g over the steps (u enters every step)
         w_t = w.transpose(1, 2).contiguous()  # a contiguous W^T: batched products with it run faster
         grad_w = torch.zeros_like(w) if ctx.needs_input_grad[1] else None
-        grad_k = torch.zeros_like(w_k) if links is not None and ctx.needs_input_grad[2] else None
+        grad_k = torch.zeros_like(w_k) if ctx.needs_input_grad[2] else None  # w_k: the links' weights,
+        blocks = links is None and w_k.dim() == 4  # or W_hh alone (J, 2, N, N), W holding fixed links
         for t in reversed(range(T)):
             torch.ops.aten.tanh_backward.grad_input(grad_h, states[t], grad_input=g)
             grad_u = g.clone() if grad_u is None else grad_u.add_(g)
@@ -479,6 +486,8 @@ class TwoModules(torch.autograd.Function):
             inp = reads[t - 1] if authors else h_prev  # what W multiplied at step t
             if grad_w is not None:
                 grad_w.baddbmm_(flat(g), flat(inp).transpose(1, 2))
+            if blocks and grad_k is not None:  # each module's own block: g^n (h^n)^T
+                grad_k.view(J * 2, N, N).baddbmm_(g.view(J * 2, N, B), inp.view(J * 2, N, B).transpose(1, 2))
             back = torch.bmm(w_t, flat(g)).view_as(g)  # W^T g: to h_{t-1}, or to the read state
             g_signal = back if authors else g  # the gradient where the signal s_t enters
             if links is not None:

@@ -105,8 +105,8 @@ CHUNK_SIZE = {"quick": 10, "paper": 20}  # networks per papermill run (per archi
 
 
 def grid(sweep: Sweep) -> list[Experiment]:
-    """The sweep's networks in a fixed order: seed-major, then the axes' product in the order given
-    (so that the chunks of a p sweep mix sparsities)."""
+    """The sweep's networks in a fixed order, the order of its table: seed-major, then the axes'
+    product in the order given."""
     out = []
     keys = [k for k, _ in sweep.axes]
     for seed in sweep.seeds:
@@ -150,10 +150,13 @@ def check(sweep: Sweep, chunk_size: int = 20, device: str = "cpu") -> list[Exper
 
 def chunks(experiments: list[Experiment], chunk_size: int) -> list[list[int]]:
     """Indices of the experiments cut into chunks: only networks of the same shape key (differing in
-    p and seed alone) share a chunk; the order within each group is kept."""
+    p and seed alone) share a chunk, and within each group the networks are taken in order of p
+    (then in the order given), so that a chunk holds networks of similar sparsity: a chunk of sparse
+    networks computes the signal between the modules entry by entry (``model.two_modules``)."""
     groups: dict[str, list[int]] = {}
     for i, e in enumerate(experiments):
         groups.setdefault(ex.shape_key(e), []).append(i)
+    groups = {key: sorted(idx, key=lambda i: experiments[i].p) for key, idx in groups.items()}
     return [idx[i : i + chunk_size] for idx in groups.values() for i in range(0, len(idx), chunk_size)]
 
 

@@ -156,3 +156,21 @@ def test_connections_text_names_the_count():
     assert model.connections_text(0.01, 100) == "100 connections"
     assert model.connections_text(0.1234, 100) == "1,234 connections"
     assert model.connections_text(1.0, 100) == "all 10,000 connections"
+
+
+def test_fixed_links_give_the_same_module_gradients(monkeypatch):
+    """With the inter-module weights fixed (no gradient wanted, as in the metrics), the full-matrix
+    recurrence forms only W_hh's gradient: the same as when the whole matrix's is formed."""
+    monkeypatch.setattr(model, "SPARSE_FRACTION", -1.0)
+    gen = torch.Generator().manual_seed(2)
+    J, N, B = 2, 6, 4
+    u = torch.randn(J, 2, N, B, generator=gen)
+    w_hh = 0.3 * torch.randn(J, 2, N, N, generator=gen)
+    w_s = torch.randn(J, 2, N, N, generator=gen) * (torch.rand(J, 2, N, N, generator=gen) < 0.3)
+    grads = []
+    for fixed in (True, False):
+        args = [u.clone().requires_grad_(), w_hh.clone().requires_grad_(), w_s.clone().requires_grad_(not fixed)]
+        model.two_modules(*args, "eq3", 5).pow(2).sum().backward()
+        grads.append([args[0].grad, args[1].grad])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
