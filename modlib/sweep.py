@@ -101,7 +101,8 @@ PROFILES = {
                    axes=(("p", (1e-4, 1e-3, 1e-2, 1e-1, 1.0)),), seeds=2),
     "paper": Sweep(ex.override(Experiment(), _NO_HOLDOUT)),
 }
-CHUNK_SIZE = {"quick": 10, "paper": 20}  # networks per papermill run (per architecture)
+CHUNK_SIZE = {"quick": 10, "paper": 50}  # networks per papermill run (per architecture): p-major, so
+# the paper sweep runs a sparse and a dense chunk of each architecture
 
 
 def grid(sweep: Sweep) -> list[Experiment]:
