@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     g = sw.add_argument_group("what to compute")
     g.add_argument("--profile", default="quick", choices=sorted(sweep.PROFILES),
-                   help="the base sweep: quick, a student's few-minute run (default); paper, the paper's full sweep")
+                   help="the base sweep: quick, a student's few-minute run (default); paper, the paper's full sweep; "
+                        "bandwidth, the paper's sweep for b = 0..3 bits between the modules")
     g.add_argument("--set", dest="sets", action="append", nargs="+", metavar="KEY=VALUE", default=[],
                    help="change a setting of the base experiment, e.g. train.deepr.lr_dense=0.003 (see below)")
     g.add_argument("--grid", dest="grids", action="append", metavar="KEY=V1,V2,...", default=[],
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Deep-R settings, e.g. lr_dense=0.003 (shorthand for --set train.deepr.KEY=VALUE)")
     r = sw.add_argument_group("how and where to run it")
     r.add_argument("--chunk-size", type=int, help="networks per papermill run; size it to the device "
-                   "(default: quick 10, paper 20)")
+                   "(default: quick 10, paper 50, bandwidth 25)")
     r.add_argument("--device", default="cpu", help="cpu or cuda")
     r.add_argument("--executor", default="serial", choices=sweep.EXECUTORS,
                    help="serial: one chunk after another in this process (default); dask: chunks as Dask tasks")
@@ -82,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--compile", default="auto", choices=("auto", "on", "off"),
                    help="torch.compile the optimizer updates (auto: for chunks of 4 networks or more)")
     r.add_argument("--out", type=Path, help="the store, a folder (default: runs/<profile>)")
+    r.add_argument("--reuse", type=Path, nargs="+", default=[], metavar="STORE",
+                   help="other stores to take networks from, read-only (e.g. runs/paper for --profile bandwidth)")
     r.add_argument("--results", type=Path, help="also write the results table here (default: only <out>/results.csv)")
     r.add_argument("--force", action="store_true", help="overwrite a --results table of another sweep")
     r.add_argument("--wait", action="store_true", help="wait for another sweep using the same --out instead of stopping")
@@ -156,14 +159,15 @@ def main(argv=None) -> int:
         out = (args.out or Path("runs") / args.profile).resolve()
         experiments = sweep.check(spec, chunk_size, args.device)  # every setting, before any work
         if args.dry_run:
-            p = sweep.plan(spec, out, chunk_size, args.device, args.compile, dry_run=True)
+            p = sweep.plan(spec, out, chunk_size, args.device, args.compile, dry_run=True, reuse=args.reuse)
             reused = sum(k in p.stored for k in p.keys)
             print(f"{len(experiments)} networks in sweep {spec.hash()}: {reused} stored in {out}, "
                   f"{sum(len(c['keys']) for c in p.todo)} to compute in {len(p.todo)} chunk(s)")
             return 0
         table = sweep.run(spec, out, args.results, chunk_size=chunk_size, device=args.device, executor=args.executor,
                           workers=args.workers, threads_per_worker=args.threads_per_worker, scheduler=args.scheduler,
-                          compile=args.compile, wait=args.wait, force=args.force, progress=not args.quiet)
+                          compile=args.compile, wait=args.wait, force=args.force, progress=not args.quiet,
+                          reuse=args.reuse)
     except (ConfigError, sweep.StoreError) as err:
         print(f"python -m modlib {args.command}: error: {err}", file=sys.stderr)
         return 2

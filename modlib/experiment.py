@@ -304,8 +304,15 @@ def parse_assignments(items, what: str = "--set") -> dict:
 
 
 def experiment_hash(exp: Experiment | dict, drop=()) -> str:
-    """16 hex digits of sha256 over the experiment's canonical JSON (``drop``: top-level fields left out)."""
-    d = exp.to_dict() if isinstance(exp, Experiment) else dict(exp)
+    """16 hex digits of sha256 over the experiment's canonical JSON (``drop``: top-level fields left
+    out), the bandwidth task at b = 1 written as the parity task it is."""
+    d = exp.to_dict() if isinstance(exp, Experiment) else json.loads(json.dumps(exp))
+    task = d.get("task", {})
+    if task.get("name") == "bandwidth" and task.get("bits", 1) == 1:
+        # the bandwidth task at b = 1 is the parity task, eq. (1), exactly: one experiment, one hash
+        del task["name"]
+        if not task:
+            del d["task"]
     for key in drop:
         d.pop(key, None)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:16]

@@ -53,19 +53,26 @@ def final_step(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["step"] == last]
 
 
-def specialization(table: pd.DataFrame, min_accuracy: float = 0.0, over_time: bool = False) -> pd.DataFrame:
+def specialization(table: pd.DataFrame, min_accuracy: float = 0.0, over_time: bool = False,
+                   by: tuple[str, ...] = ()) -> pd.DataFrame:
     """Eq. (8) per network and metric, averaged over the two sub-networks (as in fig. 2).
 
     Returns one row per (network, metric) with p, Q, seed, accuracy and specialization, from the
     last step's states; ``over_time=True`` keeps every step measured, one row per (network, metric,
-    step).
+    step). ``by`` names a sweep's other axis columns to carry along (e.g. ``("task.bits",)``).
     """
     t = table if over_time else final_step(table)
     spec = metrics.specialization_table(t[t["metric"] != "weight_mask_untrained"],
                                         min_accuracy=min_accuracy, on_zero="nan")
     keys = ["network", "architecture", "metric", "p", "Q", "seed", "accuracy"]
     keys += ["step"] if over_time and "step" in spec.columns else []
-    return spec.groupby(keys, as_index=False)["specialization"].mean()
+    out = spec.groupby(keys, as_index=False)["specialization"].mean()
+    if by:
+        missing = [c for c in by if c not in table.columns]
+        if missing:
+            raise ValueError(f"by: the table has no column {', '.join(missing)} (a sweep's axis)")
+        out = out.merge(table[["network", *by]].drop_duplicates("network"), on="network", how="left")
+    return out
 
 
 def over_time(spec: pd.DataFrame) -> pd.DataFrame:
@@ -76,12 +83,14 @@ def over_time(spec: pd.DataFrame) -> pd.DataFrame:
             .sort_values(["metric", "p", "step"]).reset_index(drop=True))
 
 
-def summary(spec: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each metric's specialization at each p (fig. 2)."""
-    out = spec.groupby(["metric", "p"], as_index=False).agg(
+def summary(spec: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each metric's specialization at each p (fig. 2),
+    for each value of the axis columns ``by``."""
+    keys = [*by, "metric", "p"]
+    out = spec.groupby(keys, as_index=False).agg(
         mean=("specialization", "mean"), std=("specialization", "std"), n=("specialization", "size"))
     out["Q"] = q_closed_form(out["p"].to_numpy())
-    return out.sort_values(["metric", "p"]).reset_index(drop=True)
+    return out.sort_values(keys).reset_index(drop=True)
 
 
 def raw_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -93,10 +102,12 @@ def raw_summary(table: pd.DataFrame) -> pd.DataFrame:
     return t.groupby(["metric", "p", "digit"], as_index=False)["value"].agg(["mean", "std"]).reset_index(drop=True)
 
 
-def accuracy_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Global accuracy of every trained network (fig. 4): mean, std, min per architecture and p."""
+def accuracy_summary(table: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Global accuracy of every trained network (fig. 4): mean, std, min per architecture and p
+    (and per value of the axis columns ``by``)."""
     nets = table.drop_duplicates(["network", "architecture"])
-    return nets.groupby(["architecture", "p"], as_index=False)["accuracy"].agg(["mean", "std", "min", "count"]).reset_index(drop=True)
+    return nets.groupby([*by, "architecture", "p"], as_index=False)["accuracy"].agg(
+        ["mean", "std", "min", "count"]).reset_index(drop=True)
 
 
 def network_medians(table: pd.DataFrame, columns=("accuracy",), architecture: str = "standard") -> pd.DataFrame:
@@ -144,6 +155,28 @@ def onsets(summ: pd.DataFrame, rises=(0.05, 0.1, 0.2)) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table.columns = [f"rise > {r:g}" for r in rises]
     return table.loc[[m for m in METRICS if m in table.index]].rename(index=LABELS)
+
+
+def findings_by(summ: pd.DataFrame, axis: str, rise: float = 0.1) -> dict:
+    """:func:`findings` for each value of the axis column ``axis`` of a :func:`summary` made with
+    ``by=(axis,)``: {value: {metric: findings}}."""
+    return {value: findings(part, rise=rise) for value, part in summ.groupby(axis)}
+
+
+def onsets_by(summ: pd.DataFrame, axis: str, rise: float = 0.1) -> pd.DataFrame:
+    """Where each measure starts to rise (``onset_p`` of :func:`findings`, at ``rise`` above its
+    lowest mean) for each value of ``axis``: one row per metric, one column per value (NaN where
+    even the sparsest p has not risen)."""
+    found = findings_by(summ, axis, rise)
+    table = pd.DataFrame({value: {m: f["onset_p"] for m, f in per.items()} for value, per in found.items()})
+    table.columns.name = axis
+    return table.loc[[m for m in METRICS if m in table.index]].rename(index=LABELS)
+
+
+def shift(onset: pd.DataFrame, reference) -> pd.DataFrame:
+    """How far each onset of :func:`onsets_by` moves from the ``reference`` column, in decades of p
+    (log10 onset - log10 reference onset): positive = specialization starts at a denser p."""
+    return np.log10(onset).sub(np.log10(onset[reference]), axis=0)
 
 
 def same_sweep(a: pd.DataFrame, b: pd.DataFrame) -> bool:

@@ -100,8 +100,12 @@ PROFILES = {
                                               "metrics.cka_repeats": 2}),
                    axes=(("p", (1e-4, 1e-3, 1e-2, 1e-1, 1.0)),), seeds=2),
     "paper": Sweep(ex.override(Experiment(), _NO_HOLDOUT)),
+    # How much must the modules say? The paper's sweep for b = 0..3 bits of the other digit
+    # (b = 1 is the paper's task: those networks are the paper sweep's, reused with --reuse).
+    "bandwidth": Sweep(ex.override(Experiment(), {**_NO_HOLDOUT, "task.name": "bandwidth"}),
+                       axes=(("task.bits", (0, 1, 2, 3)), ("p", PAPER_P)), seeds=5),
 }
-CHUNK_SIZE = {"quick": 10, "paper": 50}  # networks per papermill run (per architecture): p-major, so
+CHUNK_SIZE = {"quick": 10, "paper": 50, "bandwidth": 25}  # networks per papermill run (per architecture): p-major, so
 # the paper sweep runs a sparse and a dense chunk of each architecture
 
 
@@ -251,14 +255,25 @@ class Plan:
 
 
 def plan(sweep: Sweep, out: Path, chunk_size: int, device: str = "cpu", compile: str = "auto",
-         threads: int = 0, log=print, dry_run: bool = False) -> Plan:
+         threads: int = 0, log=print, dry_run: bool = False, reuse=()) -> Plan:
     """The networks of ``sweep`` that the store ``out`` holds, and the chunks that compute the rest
-    (``dry_run``: look only, leaving damaged pieces where they are)."""
+    (``dry_run``: look only, leaving damaged pieces where they are). Networks that ``out`` lacks
+    are also looked up, read-only, in the stores ``reuse`` (e.g. the paper sweep's, for the
+    networks another sweep shares with it: same experiment, same code)."""
     experiments = check(sweep, chunk_size, device)
     store = st.Store(out)
     code = st.code_hash()
     keys = [st.network_key(ex.experiment_hash(e), code, device) for e in experiments]
     stored = store.scan(log=log, set_aside=not dry_run)
+    wanted = set(keys)
+    for other in reuse:
+        other = Path(other).resolve()
+        if not other.is_dir():
+            raise ConfigError(f"reuse: {other} is not a sweep's store (a folder)")
+        if other != store.root:
+            for key, rows in st.Store(other).scan(log=log, set_aside=False).items():
+                if key in wanted and key not in stored:
+                    stored[key] = rows
     missing = [i for i, k in enumerate(keys) if k not in stored]
     todo = []
     for idx in chunks([experiments[i] for i in missing], chunk_size):
@@ -337,9 +352,10 @@ def check_clean_rows(table: pd.DataFrame, where: str) -> None:
 def run(sweep: Sweep, out: str | Path, results: str | Path | None = None, *, chunk_size: int = 20,
         device: str = "cpu", executor: str = "serial", workers: int = 2, threads_per_worker: int = 1,
         scheduler: str | None = None, compile: str = "auto", wait: bool = False, force: bool = False,
-        progress: bool = True, log=print) -> pd.DataFrame:
+        progress: bool = True, log=print, reuse=()) -> pd.DataFrame:
     """Run (or resume) a sweep into the store ``out``; returns the results table (also written to
-    ``<out>/results.csv`` after every chunk, and to ``results`` at the end)."""
+    ``<out>/results.csv`` after every chunk, and to ``results`` at the end). Networks held by the
+    stores ``reuse`` are taken from there (read-only) instead of computed."""
     out = Path(out).resolve()
     final = Path(results).resolve() if results else out / "results.csv"
     if executor not in EXECUTORS:
@@ -354,7 +370,7 @@ def run(sweep: Sweep, out: str | Path, results: str | Path | None = None, *, chu
         check_results_target(final, sweep, force)
     with st.Lock(out, wait=wait, log=log):
         threads = threads_per_worker if executor == "dask" else 0
-        p = plan(sweep, out, chunk_size, device, compile, threads, log=log)
+        p = plan(sweep, out, chunk_size, device, compile, threads, log=log, reuse=reuse)
         log(f"sweep {sweep.hash()}: {len(p.experiments)} networks, {len(p.experiments) - sum(len(c['keys']) for c in p.todo)} "
             f"stored, {sum(len(c['keys']) for c in p.todo)} to compute in {len(p.todo)} chunk(s) of up to {chunk_size} "
             f"(code {st.code_hash()}, store {out})")

@@ -16,6 +16,7 @@ import pytest
 from modlib import experiment as ex
 from modlib import store as st
 from modlib import sweep
+from modlib.config import ConfigError
 
 TINY = {"data.n_train": 200, "data.n_test": 100, "data.val_fraction": 0.0, "train.epochs": 1,
         "train.bottleneck_epochs": 1, "metrics.bottleneck_epochs": 1, "metrics.n_pairs": 100,
@@ -89,6 +90,23 @@ def test_other_p_values_compute_only_the_new_networks(stored, tmp_path):
     assert same(reused, old[old["p"] == 1e-4].drop(columns=["network", "sweep"]))
     one_seed, log = run(tiny_sweep(seeds=1), out, chunk_size=2)
     assert log.computed() == 0 and set(one_seed["seed"]) == {0} and one_seed["network"].nunique() == 2
+
+
+def test_another_store_lends_its_networks_read_only(stored, tmp_path):
+    """--reuse: a sweep sharing networks with another store takes them from there (same rows),
+    computes only the others into its own store, and leaves the other store as it was."""
+    before = sorted(p.name for p in (stored[0] / "pieces").iterdir())
+    bits = sweep.Sweep(ex.override(ex.Experiment(), {**TINY, "task.name": "bandwidth"}),
+                       axes=(("task.bits", (1, 2)), ("p", (1e-4,))), seeds=1)
+    table, log = run(bits, tmp_path / "own", chunk_size=2, reuse=[stored[0]])
+    assert log.computed() == 1  # b = 2; b = 1 is the parity task, stored in the other store
+    assert table["task.bits"].tolist() == [1] * 16 + [2] * 16
+    old = stored[1]
+    lent = table[table["task.bits"] == 1].drop(columns=["network", "sweep", "task.bits"])
+    assert same(lent, old[(old["p"] == 1e-4) & (old["seed"] == 0)].drop(columns=["network", "sweep"]))
+    assert sorted(p.name for p in (stored[0] / "pieces").iterdir()) == before
+    with pytest.raises(ConfigError, match="reuse"):
+        sweep.run(bits, tmp_path / "own", reuse=[tmp_path / "nowhere"], progress=False, log=Log())
 
 
 def test_another_chunk_size_recomputes_and_duplicates_nothing(stored, tmp_path):
