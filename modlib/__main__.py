@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sw.add_argument_group("what to compute")
     g.add_argument("--profile", default="quick", choices=sorted(sweep.PROFILES),
                    help="the base sweep: quick, a student's few-minute run (default); paper, the paper's full sweep; "
-                        "bandwidth, the paper's sweep for b = 0..3 bits between the modules")
+                        "bandwidth, the paper's sweep for b = 0..3 bits between the modules; cells, six values "
+                        "of p for each cell")
     g.add_argument("--set", dest="sets", action="append", nargs="+", metavar="KEY=VALUE", default=[],
                    help="change a setting of the base experiment, e.g. train.deepr.lr_dense=0.003 (see below)")
     g.add_argument("--grid", dest="grids", action="append", metavar="KEY=V1,V2,...", default=[],
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Deep-R settings, e.g. lr_dense=0.003 (shorthand for --set train.deepr.KEY=VALUE)")
     r = sw.add_argument_group("how and where to run it")
     r.add_argument("--chunk-size", type=int, help="networks per papermill run; size it to the device "
-                   "(default: quick 10, paper 50, bandwidth 25)")
+                   "(default: quick 10, paper 50, bandwidth 25, cells 18)")
     r.add_argument("--device", default="cpu", help="cpu or cuda")
     r.add_argument("--executor", default="serial", choices=sweep.EXECUTORS,
                    help="serial: one chunk after another in this process (default); dask: chunks as Dask tasks")

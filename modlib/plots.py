@@ -609,6 +609,30 @@ def accuracy_against_p(acc, chance: float = 0.1, ceiling: float | None = None) -
     return _done(fig)
 
 
+def accuracy_by(acc, axis: str, ceilings: dict | None = None, name: str = "b") -> Figure:
+    """Global test accuracy against p, one line per value of a sweep's axis (mean and one standard
+    deviation over seeds), each with its own best accuracy without communication as a dashed line
+    of the same colour. ``acc``: :func:`modlib.results.accuracy_summary` of one architecture made
+    with ``by=(axis,)``; ``ceilings``: {value: accuracy}; ``name``: the axis in the legend."""
+    ceilings = ceilings or {}
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    colors = ("tab:gray", "tab:purple", "tab:orange", "tab:green", "tab:blue", "tab:red")
+    for (value, part), color in zip(acc.groupby(axis), colors):
+        part = part.sort_values("p")
+        ax.errorbar(part["p"], part["mean"], yerr=part["std"].fillna(0), fmt="o-", ms=4, capsize=2,
+                    color=color, label=f"{name} = {value}")
+        if value in ceilings:
+            ax.axhline(ceilings[value], color=color, lw=0.9, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("p, fraction of inter-module connections")
+    ax.set_ylabel("test accuracy, main task")
+    if ceilings:
+        ax.legend(frameon=False, fontsize=8, title="dashed: without communication", title_fontsize=7)
+    else:
+        ax.legend(frameon=False, fontsize=8)
+    return _done(fig)
+
+
 # --- The sparse end: readings of the authors' code (the discussion) -----------------------------
 def reading_ablation(table, order: Sequence[str], ceiling: float | None = None,
                      reference: float | None = None, reference_label: str = "reference") -> Figure:

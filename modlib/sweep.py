@@ -104,8 +104,13 @@ PROFILES = {
     # (b = 1 is the paper's task: those networks are the paper sweep's, reused with --reuse).
     "bandwidth": Sweep(ex.override(Experiment(), {**_NO_HOLDOUT, "task.name": "bandwidth"}),
                        axes=(("task.bits", (0, 1, 2, 3)), ("p", PAPER_P)), seeds=5),
+    # Other cells: the paper's sweep at six of its values of p and three seeds for each cell (the
+    # "rnn" networks are the paper sweep's, reused with --reuse).
+    "cells": Sweep(ex.override(Experiment(), _NO_HOLDOUT),
+                   axes=(("model.cell", ("rnn", "leaky", "gru", "lstm")), ("p", PAPER_P[::2][:4] + PAPER_P[7::2])),
+                   seeds=3),
 }
-CHUNK_SIZE = {"quick": 10, "paper": 50, "bandwidth": 25}  # networks per papermill run (per architecture): p-major, so
+CHUNK_SIZE = {"quick": 10, "paper": 50, "bandwidth": 25, "cells": 18}  # networks per papermill run (per architecture): p-major, so
 # the paper sweep runs a sparse and a dense chunk of each architecture
 
 

@@ -22,4 +22,8 @@ TINY: dict[str, dict] = {
                    "fallback_p": [1e-4, 1.0], "fallback_n_train": 1000, "fallback_epochs": 1,
                    "check_findings": False},
     "08_sweep_chunk": {"progress": False},
+    "09_bandwidth": {"results_path": "results/absent.csv", "fallback_bits": [0, 1], "fallback_p": [0.001, 0.1],
+                     "fallback_n_train": 600, "fallback_epochs": 1, "check_findings": False},
+    "10_cells": {"results_path": "results/absent.csv", "fallback_cells": ["rnn", "gru"], "fallback_p": [0.001, 0.1],
+                 "fallback_n_train": 600, "fallback_epochs": 1, "check_findings": False},
 }
