@@ -206,7 +206,50 @@ for b in bits_values:
 # {glue:text}`bw_acc_densest_3:.3f`.
 #
 # ## The paper's question, point by point
-# PLACEHOLDER
+
+# %% tags=["remove-cell"]
+grid_step = float(np.diff(np.log10(np.sort(table["p"].unique()))).mean())  # decades per step
+others = [b for b in bits_values if b >= 2 and b in moved.columns]
+max_shift = float(moved[others].abs().max().max()) if others and 1 in onset.columns else float("nan")
+worst_rank = max(f["monotone"] for per in found.values() for f in per.values())
+glue("bw_grid_step", grid_step, display=False)
+glue("bw_max_shift", max_shift, display=False)
+glue("bw_worst_rank", float(worst_rank), display=False)
+for b in bits_values:
+    glue(f"bw_bottleneck_dense_{b}", float(found[b]["bottleneck"]["densest"]), display=False)
+    glue(f"bw_cka_dense_{b}", float(found[b]["cka"]["densest"]), display=False)
+below = [b for b in bits_values if sparsest[b] < ceiling[b]]
+glue("bw_below", ", ".join(str(b) for b in below) or "none", display=False)
+if check_findings:
+    assert worst_rank < -0.5, "a measure no longer falls with p at some b"
+    assert max_shift <= grid_step * 1.01, "an onset at b = 2 or 3 moved more than one step of p"
+    assert found[0]["bottleneck"]["densest"] < found[1]["bottleneck"]["densest"] - 0.1, (
+        "b = 0's dense networks are no longer less specialized than b = 1's")
+    assert set(below) >= {2, 3}, "b = 2, 3 with one connection are no longer below their baseline"
+
+# %% [markdown]
+# 1. **Where does each measure start to rise?** The table of onsets above, per measure and $b$.
+#    For $b$ = 2 and 3 every onset lies within {glue:text}`bw_max_shift:.2f` decades of $p$ of its
+#    place at $b = 1$; one step of the grid is {glue:text}`bw_grid_step:.2f` decades.
+# 2. **Is the pattern preserved?** Yes, at every $b$ and for every measure: each is highest with one
+#    connection and falls as connections are added, with a rank correlation with $p$ of at most
+#    {glue:text}`bw_worst_rank:.2f` ({numref}`fig-bw-specialization`).
+# 3. **By how much does it shift?** For $b$ = 1 to 3, by no more than one step of this grid: asking
+#    the modules for two or three bits instead of one does not move where specialization begins,
+#    at this resolution and with five seeds. The one shift is at $b = 0$, where nothing needs to
+#    pass between the modules: dense networks there are hardly specialized at all (the bottleneck
+#    measure {glue:text}`bw_bottleneck_dense_0:.2f` all-to-all, against
+#    {glue:text}`bw_bottleneck_dense_1:.2f` at $b = 1$; CKA {glue:text}`bw_cka_dense_0:.2f` against
+#    {glue:text}`bw_cka_dense_1:.2f`), so the measures fall further, and sooner, as $p$ grows.
+# 4. **Does the sparse end still solve the task?** Not for more bits: with one connection the
+#    networks at $b$ = {glue:text}`bw_below` stay below the accuracy two silent modules could reach
+#    ({numref}`fig-bw-accuracy`). One connection trained this way carries about the one bit the
+#    paper's task needs; the specialization measured there at higher $b$ is that of networks that
+#    have not learned to use their link.
+#
+# What this leaves open: the grid is coarse at the sparse end (one connection, then 3, 8, 22),
+# where a shift smaller than a step would hide, and "bits needed" is not "bits sent": a measure of
+# the information the connections actually carry would be the sharper test.
 
 # %% [markdown]
 # ## Exercises

@@ -24,6 +24,4 @@ TINY: dict[str, dict] = {
     "08_sweep_chunk": {"progress": False},
     "09_bandwidth": {"results_path": "results/absent.csv", "fallback_bits": [0, 1], "fallback_p": [0.001, 0.1],
                      "fallback_n_train": 600, "fallback_epochs": 1, "check_findings": False},
-    "10_cells": {"results_path": "results/absent.csv", "fallback_cells": ["rnn", "gru"], "fallback_p": [0.001, 0.1],
-                 "fallback_n_train": 600, "fallback_epochs": 1, "check_findings": False},
 }
