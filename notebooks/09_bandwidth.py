@@ -78,7 +78,8 @@ if results.resolve(results_path).exists():
     source = f"the sweep's table {results_path}"
 else:  # a stand-in, so that the chapter renders without the table
     small = {"data.n_train": fallback_n_train, "data.n_test": 1000,
-             "train.epochs": fallback_epochs, "train.bottleneck_epochs": fallback_epochs,
+             "train.epochs": fallback_epochs,
+             "train.bottleneck_epochs": fallback_epochs,
              "metrics.bottleneck_epochs": 2, "metrics.n_pairs": 1000,
              "metrics.cka_repeats": 1}
     base = sweep.PROFILES["bandwidth"].base
@@ -89,7 +90,8 @@ else:  # a stand-in, so that the chapter renders without the table
         part["network"] += len(parts) * len(exps)
         parts.append(part.assign(**{AXIS: bits}))
     table = pd.concat(parts, ignore_index=True)
-    source = (f"a small stand-in sweep ({len(fallback_bits) * len(fallback_p)} networks, "
+    n_small = len(fallback_bits) * len(fallback_p)
+    source = (f"a small stand-in sweep ({n_small} networks, "
               f"{fallback_n_train} pairs), not the committed table")
 spec = results.specialization(table, min_accuracy=min_accuracy, by=(AXIS,))
 summary = results.summary(spec, by=(AXIS,))
@@ -163,7 +165,8 @@ glue("fig-bw-specialization", fig_spec, display=False)
 # %%
 onset = results.onsets_by(summary, AXIS, rise=rise)
 moved = results.shift(onset, 1) if 1 in onset.columns else onset * np.nan
-onset_table = pd.concat({"onset p": onset, "decades from b = 1": moved.round(2)}, axis=1)
+onset_table = pd.concat({"onset p": onset, "decades from b = 1": moved.round(2)},
+                        axis=1)
 onset_table
 
 # %% tags=["remove-cell"]
@@ -177,7 +180,8 @@ found = results.findings_by(summary, AXIS, rise=rise)
 
 # %%
 acc = results.accuracy_summary(table, by=(AXIS,))
-fig_acc = plots.accuracy_by(acc[acc["architecture"] == "standard"], AXIS, ceilings=ceiling)
+standard_acc = acc[acc["architecture"] == "standard"]
+fig_acc = plots.accuracy_by(standard_acc, AXIS, ceilings=ceiling)
 
 # %% tags=["remove-cell"]
 glue("fig-bw-accuracy", fig_acc, display=False)
