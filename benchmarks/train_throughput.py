@@ -184,7 +184,7 @@ def step_floor(p: list[float], batch_size: int = 128, repeats: int = 10) -> tupl
 
     def updates():
         adadelta(dense, grads, sq, delta, lr, 0.9, 1e-6)
-        optim.adam_entries_(theta, tg, m, v, steps, active, lr_k, 0.9, 0.999, 1e-8, 1e-4)
+        optim.adam_masked_(theta, tg, m, v, steps, active, lr_k, 0.9, 0.999, 1e-8, 1e-4)
 
     times = []
     for fn in (matmuls, updates):

@@ -91,9 +91,9 @@ class DeepR:
         if cfg.order == "noise_first":  # the authors' code: l1 and the random walk, then Adam on
             th -= lr * cfg.l1  # the connections they left active
             th += self._walk(net, idx, lr)
-            optim.adam_entries_(th, grad, *state, th > 0, lr, cfg.betas[0], cfg.betas[1], cfg.eps, 0.0)
+            optim.adam_masked_(th, grad, *state, th > 0, lr, cfg.betas[0], cfg.betas[1], cfg.eps, 0.0)
         else:
-            optim.adam_entries_(th, grad, *state, torch.ones_like(th, dtype=torch.bool), lr,
+            optim.adam_masked_(th, grad, *state, torch.ones_like(th, dtype=torch.bool), lr,
                                 cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
             th += self._walk(net, idx, lr)
         flat[idx] = th

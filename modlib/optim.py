@@ -35,9 +35,10 @@ def adam_(params, grads, exp_avg, exp_avg_sq, step: torch.Tensor, lr: torch.Tens
 
 def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
                  beta1: float, beta2: float, eps: float, l1: float) -> None:
-    """Deep-R's gradient step on theta (E, 2, N, N), in place, on the active entries only.
+    """Deep-R's gradient step on theta, in place, on the active entries only: theta (E, 2, N, N) with
+    ``lr`` (E, 1, 1, 1), or a 1-d list of entries with one ``lr`` per entry (as Deep-R calls it).
 
-    Adam with a per-entry step count, then the l1 shrinkage; ``lr`` is (E, 1, 1, 1).
+    Adam with a per-entry step count, then the l1 shrinkage.
     Dormant entries (``active`` False) and their Adam state do not change.
     """
     act = active.to(theta.dtype)
@@ -48,13 +49,6 @@ def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
     m_hat = exp_avg / (1 - beta1**t)
     v_hat = exp_avg_sq / (1 - beta2**t)
     theta.sub_(act * lr * (m_hat / (v_hat.sqrt() + eps) + l1))
-
-
-def adam_entries_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
-                  beta1: float, beta2: float, eps: float, l1: float) -> None:
-    """:func:`adam_masked_` on a list of entries (all 1-d, ``lr`` one per entry): Deep-R's step on
-    the active connections alone."""
-    adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr, beta1, beta2, eps, l1)
 
 
 @functools.cache

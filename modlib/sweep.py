@@ -485,6 +485,15 @@ def promote(table_path: str | Path, dest: str | Path, force: bool = False, log=p
 # Helpers for notebooks
 
 
+def stand_in(n_train: int, epochs: int) -> dict:
+    """The overrides of a chapter's small stand-in sweep, run when its committed table is missing:
+    ``n_train`` training pairs, ``epochs`` epochs for both architectures, 1000 test pairs and
+    shortened metrics."""
+    return {"data.n_train": n_train, "data.n_test": 1000, "train.epochs": epochs,
+            "train.bottleneck_epochs": epochs, "metrics.bottleneck_epochs": 2,
+            "metrics.n_pairs": 1000, "metrics.cka_repeats": 1}
+
+
 def experiments(base: Experiment | dict | None = None, p=(1e-4, 1.0), seeds=(0,), **overrides) -> list[Experiment]:
     """Experiments for a small p x seeds grid on ``base`` (an Experiment or a partial dict) with
     dotted overrides, in the sweep's order: ``sweep.experiments(p=[1e-4, 1], **{"data.n_train": 500})``."""

@@ -77,11 +77,7 @@ if results.resolve(results_path).exists():
     table = results.load(results_path)
     source = f"the sweep's table {results_path}"
 else:  # a stand-in, so that the chapter renders without the table
-    small = {"data.n_train": fallback_n_train, "data.n_test": 1000,
-             "train.epochs": fallback_epochs,
-             "train.bottleneck_epochs": fallback_epochs,
-             "metrics.bottleneck_epochs": 2, "metrics.n_pairs": 1000,
-             "metrics.cka_repeats": 1}
+    small = sweep.stand_in(fallback_n_train, fallback_epochs)
     base = sweep.PROFILES["bandwidth"].base
     parts = []
     for bits in fallback_bits:  # one task per batched computation
