@@ -541,10 +541,12 @@ def specialization_against_structure(summary, metrics=("bottleneck", "weight_mas
 
 
 def specialization_compare(summaries: dict, metrics=("bottleneck", "weight_mask", "correlation", "cka"),
-                           labels=None) -> Figure:
+                           labels=None, x: str = "p",
+                           xlabel: str = "p, fraction of inter-module connections") -> Figure:
     """Each metric's mean specialization against p for several sweeps, one line per sweep (mean and
     one standard deviation). ``summaries``: {legend label: :func:`modlib.results.summary`}; an empty
-    one (no network passed a filter) draws no line."""
+    one (no network passed a filter) draws no line. ``x``: the column on the (log) x axis, e.g.
+    ``n_conn`` where the sweeps differ in module size."""
     labels = labels or {}
     summaries = {name: summ for name, summ in summaries.items() if len(summ)}
     present = [m for m in metrics if all(m in set(s["metric"]) for s in summaries.values())]
@@ -554,16 +556,16 @@ def specialization_compare(summaries: dict, metrics=("bottleneck", "weight_mask"
         ax.set_visible(False)
     for ax, metric in zip(axes.flat, present):
         for (name, summ), color in zip(summaries.items(), ("tab:purple", "tab:orange", "tab:green", "tab:blue")):
-            part = summ[summ["metric"] == metric].sort_values("p")
+            part = summ[summ["metric"] == metric].sort_values(x)
             mean, std = part["mean"].to_numpy(), part["std"].fillna(0).to_numpy()
-            ax.plot(part["p"], mean, "o-", ms=4, color=color, label=name)
-            ax.fill_between(part["p"], mean - std, mean + std, color=color, alpha=0.2, lw=0)
+            ax.plot(part[x], mean, "o-", ms=4, color=color, label=name)
+            ax.fill_between(part[x], mean - std, mean + std, color=color, alpha=0.2, lw=0)
         ax.axhline(0, color="grey", lw=0.6)
         ax.set_xscale("log")
         ax.set_title(labels.get(metric, metric))
         ax.set_ylabel("specialization")
     for ax in axes[-1]:
-        ax.set_xlabel("p, fraction of inter-module connections")
+        ax.set_xlabel(xlabel)
     axes[0, 0].legend(frameon=False, fontsize=8)
     return _done(fig)
 
@@ -609,22 +611,77 @@ def accuracy_against_p(acc, chance: float = 0.1, ceiling: float | None = None) -
     return _done(fig)
 
 
-def accuracy_by(acc, axis: str, ceilings: dict | None = None, name: str = "b") -> Figure:
+def specialization_at(summ, x: str, line: str, metrics=("bottleneck", "weight_mask", "correlation", "cka"),
+                      labels=None, xlabel: str | None = None, name: str | None = None) -> Figure:
+    """Each metric's mean specialization (± one standard deviation) against the column ``x`` (a
+    sweep's axis, linear scale), one line per value of the column ``line``; ``summ`` holds one row
+    per (x, line, metric), e.g. the rows of :func:`modlib.results.summary` at one p."""
+    labels = labels or {}
+    present = [m for m in metrics if m in set(summ["metric"])]
+    rows = -(-len(present) // 2)
+    fig, axes = plt.subplots(rows, 2, figsize=(8, 2.8 * rows), sharex=True, squeeze=False)
+    for ax in axes.flat[len(present):]:
+        ax.set_visible(False)
+    colors = ("tab:purple", "tab:orange", "tab:green", "tab:blue")
+    for ax, metric in zip(axes.flat, present):
+        part = summ[summ["metric"] == metric]
+        for (value, one), color in zip(part.groupby(line), colors):
+            one = one.sort_values(x)
+            ax.errorbar(one[x], one["mean"], yerr=one["std"].fillna(0), fmt="o-", ms=4, capsize=2,
+                        color=color, label=f"{name or line} = {value}")
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_title(labels.get(metric, metric))
+        ax.set_ylabel("specialization")
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel or x)
+    axes[0, 0].legend(frameon=False, fontsize=8)
+    return _done(fig)
+
+
+def specialization_over_time(summ, axis: str, metrics=("correlation", "bottleneck"), labels=None,
+                             name: str = "b") -> Figure:
+    """Mean specialization against the step t, one panel per metric, one colour per value of the
+    column ``axis``; solid: the sparsest p, dashed: the densest. ``summ``: from
+    :func:`modlib.results.over_time` with ``by=(axis,)``."""
+    labels = labels or {}
+    present = [m for m in metrics if m in set(summ["metric"])]
+    fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.2), sharey=True, squeeze=False)
+    colors = ("tab:gray", "tab:purple", "tab:orange", "tab:green", "tab:blue")
+    p_values = sorted(summ["p"].unique())
+    for ax, metric in zip(axes[0], present):
+        for (value, part), color in zip(summ[summ["metric"] == metric].groupby(axis), colors):
+            for p, style in ((p_values[0], "o-"), (p_values[-1], "s--")):
+                one = part[part["p"] == p].sort_values("step")
+                ax.errorbar(one["step"], one["mean"], yerr=one["std"].fillna(0), fmt=style, ms=4, capsize=2,
+                            color=color, label=f"{name} = {value}" if p == p_values[0] else None)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.set_title(labels.get(metric, metric))
+        ax.set_xlabel("step t")
+        ax.set_xticks(sorted(summ["step"].unique()))
+    axes[0, 0].set_ylabel("specialization")
+    axes[0, 0].legend(frameon=False, fontsize=8, title=f"solid: p = {p_values[0]:g}; dashed: p = {p_values[-1]:g}",
+                      title_fontsize=7)
+    return _done(fig)
+
+
+def accuracy_by(acc, axis: str, ceilings: dict | None = None, name: str = "b", x: str = "p",
+                xlabel: str = "p, fraction of inter-module connections") -> Figure:
     """Global test accuracy against p, one line per value of a sweep's axis (mean and one standard
     deviation over seeds), each with its own best accuracy without communication as a dashed line
     of the same colour. ``acc``: :func:`modlib.results.accuracy_summary` of one architecture made
-    with ``by=(axis,)``; ``ceilings``: {value: accuracy}; ``name``: the axis in the legend."""
+    with ``by=(axis,)``; ``ceilings``: {value: accuracy}; ``name``: the axis in the legend; ``x``:
+    the column on the (log) x axis."""
     ceilings = ceilings or {}
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     colors = ("tab:gray", "tab:purple", "tab:orange", "tab:green", "tab:blue", "tab:red")
     for (value, part), color in zip(acc.groupby(axis), colors):
-        part = part.sort_values("p")
-        ax.errorbar(part["p"], part["mean"], yerr=part["std"].fillna(0), fmt="o-", ms=4, capsize=2,
+        part = part.sort_values(x)
+        ax.errorbar(part[x], part["mean"], yerr=part["std"].fillna(0), fmt="o-", ms=4, capsize=2,
                     color=color, label=f"{name} = {value}")
         if value in ceilings:
             ax.axhline(ceilings[value], color=color, lw=0.9, ls="--")
     ax.set_xscale("log")
-    ax.set_xlabel("p, fraction of inter-module connections")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy, main task")
     if ceilings:
         ax.legend(frameon=False, fontsize=8, title="dashed: without communication", title_fontsize=7)

@@ -75,12 +75,28 @@ def specialization(table: pd.DataFrame, min_accuracy: float = 0.0, over_time: bo
     return out
 
 
-def over_time(spec: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation over seeds of each metric's specialization at each p and step,
-    from :func:`specialization` with ``over_time=True``."""
-    return (spec.groupby(["metric", "p", "step"], as_index=False)
+def over_time(spec: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of each metric's specialization at each p and step
+    (and each value of the axis columns ``by``), from :func:`specialization` with
+    ``over_time=True``."""
+    keys = [*by, "metric", "p", "step"]
+    return (spec.groupby(keys, as_index=False)
             .agg(mean=("specialization", "mean"), std=("specialization", "std"), n=("specialization", "size"))
-            .sort_values(["metric", "p", "step"]).reset_index(drop=True))
+            .sort_values(keys).reset_index(drop=True))
+
+
+def rise_over_time(summ: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
+    """How each measure changes over the steps, from :func:`over_time`: for each metric and p (and
+    value of ``by``), the mean specialization at the first and the last step measured, the step
+    where it is largest, and ``last - first``."""
+    rows = []
+    for key, part in summ.groupby([*by, "metric", "p"]):
+        part = part.sort_values("step")
+        mean = part["mean"].to_numpy()
+        rows.append({**dict(zip([*by, "metric", "p"], key)), "first": float(mean[0]), "last": float(mean[-1]),
+                     "peak_step": int(part["step"].to_numpy()[np.argmax(mean)]),
+                     "change": float(mean[-1] - mean[0])})
+    return pd.DataFrame(rows)
 
 
 def summary(spec: pd.DataFrame, by: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -157,10 +173,12 @@ def onsets(summ: pd.DataFrame, rises=(0.05, 0.1, 0.2)) -> pd.DataFrame:
     return table.loc[[m for m in METRICS if m in table.index]].rename(index=LABELS)
 
 
-def findings_by(summ: pd.DataFrame, axis: str, rise: float = 0.1) -> dict:
+def findings_by(summ: pd.DataFrame, axis, rise: float = 0.1) -> dict:
     """:func:`findings` for each value of the axis column ``axis`` of a :func:`summary` made with
-    ``by=(axis,)``: {value: {metric: findings}}."""
-    return {value: findings(part, rise=rise) for value, part in summ.groupby(axis)}
+    ``by=(axis,)``: {value: {metric: findings}}. ``axis`` may be a list of columns: then each
+    value is a tuple."""
+    key = list(axis) if not isinstance(axis, str) else axis
+    return {value: findings(part, rise=rise) for value, part in summ.groupby(key)}
 
 
 def onsets_by(summ: pd.DataFrame, axis: str, rise: float = 0.1) -> pd.DataFrame:
@@ -169,7 +187,10 @@ def onsets_by(summ: pd.DataFrame, axis: str, rise: float = 0.1) -> pd.DataFrame:
     even the sparsest p has not risen)."""
     found = findings_by(summ, axis, rise)
     table = pd.DataFrame({value: {m: f["onset_p"] for m, f in per.items()} for value, per in found.items()})
-    table.columns.name = axis
+    if isinstance(axis, str):
+        table.columns.name = axis
+    else:  # several axis columns: one column per combination of their values
+        table.columns.names = list(axis)
     return table.loc[[m for m in METRICS if m in table.index]].rename(index=LABELS)
 
 

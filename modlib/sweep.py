@@ -44,6 +44,13 @@ EXECUTORS = ("serial", "dask")
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
+def fields(axis: str) -> list[str]:
+    """The fields an axis sets: one (``"p"``), or several linked ones whose values go together
+    (``"model.n_hidden,n_conn"``, values ``(10, 1), (10, 100), ...``: a grid that is not a product,
+    e.g. connection counts up to each module size's N^2)."""
+    return [part.strip() for part in axis.split(",")]
+
+
 @dataclass(frozen=True)
 class Sweep:
     """A grid of experiments: ``base`` with every combination of the ``axes`` values, for each seed."""
@@ -58,16 +65,29 @@ class Sweep:
         seeds = tuple(range(self.seeds)) if isinstance(self.seeds, int) and not isinstance(self.seeds, bool) \
             else tuple(self.seeds)
         object.__setattr__(self, "seeds", seeds)
-        names = [k for k, _ in axes]
+        names = [part for k, _ in axes for part in fields(k)]
         for key in names:
             ex._split(key)
             if key == "seed":
                 raise ConfigError("seeds are their own axis: give them with --seeds (a count) or as Sweep(seeds=...)")
         if len(set(names)) != len(names):
             raise ConfigError(f"an axis is given twice: {names}")
+        linked = []
         for key, values in axes:
             if not values:
                 raise ConfigError(f"axis {key} must hold at least one value")
+            n = len(fields(key))
+            if n > 1:  # a linked axis: each value sets its fields together
+                for v in values:
+                    if not isinstance(v, (tuple, list)) or len(v) != n:
+                        raise ConfigError(f"axis {key} links {n} fields: each value must be {n} values, got {v!r}")
+                values = tuple(tuple(v) for v in values)
+            linked.append((key, values))
+        axes = tuple(linked)
+        object.__setattr__(self, "axes", axes)
+        if {"p", "n_conn"} <= set(names):
+            raise ConfigError("p and n_conn both set the connection count: sweep one of them")
+        for key, values in axes:
             if len(set(values)) != len(values):
                 dup = sorted({v for v in values if values.count(v) > 1}, key=str)
                 raise ConfigError(f"axis {key} holds a value twice ({', '.join(map(str, dup))}): "
@@ -81,7 +101,8 @@ class Sweep:
             raise ConfigError(f"a seed is given twice: {list(seeds)}")
 
     def to_dict(self) -> dict:
-        return {"base": self.base.to_dict(), "axes": [[k, list(v)] for k, v in self.axes],
+        return {"base": self.base.to_dict(), "axes": [[k, [list(x) if isinstance(x, tuple) else x for x in v]]
+                                                      for k, v in self.axes],
                 "seeds": [int(s) for s in self.seeds]}
 
     def hash(self) -> str:
@@ -109,8 +130,27 @@ PROFILES = {
     "cells": Sweep(ex.override(Experiment(), _NO_HOLDOUT),
                    axes=(("model.cell", ("rnn", "leaky", "gru", "lstm")), ("p", PAPER_P[::2][:4] + PAPER_P[7::2])),
                    seeds=3),
+    # Resources: module size N against the connection count, from one connection to all-to-all
+    # (1, N^0.5, N, N^1.5, N^2 per direction), three seeds.
+    "resources": Sweep(ex.override(Experiment(), _NO_HOLDOUT),
+                       axes=(("model.n_hidden,n_conn", tuple((n, round(n ** (k / 2))) for n in (10, 25, 50, 100)
+                                                             for k in range(5))),), seeds=3),
+    # Separability: the input covariance c against p, with Deep-R and with fixed random masks of the
+    # same count, three seeds.
+    "separability": Sweep(ex.override(Experiment(), _NO_HOLDOUT),
+                          axes=(("task.covariance", (0.0, 0.5, 0.9, 1.0)), ("model.connections", ("deepr", "fixed")),
+                                ("p", tuple(PAPER_P[i] for i in (0, 2, 4, 7, 9)))), seeds=3),
+    # Specialization over time: the correlation metric and the bottleneck probe at every step, for a
+    # sparse (one connection) and a dense (all-to-all) network at each bandwidth b, three seeds.
+    "over_time": Sweep(ex.override(Experiment(), {**_NO_HOLDOUT, "task.name": "bandwidth",
+                                                  "metrics.time_resolved": True}),
+                       axes=(("task.bits", (0, 1, 2, 3)), ("p", (PAPER_P[0], 1.0))), seeds=3),
+    # The core finding (fig. 2) on Fashion-MNIST: the cells sweep's six values of p, three seeds.
+    "fashion": Sweep(ex.override(Experiment(), {**_NO_HOLDOUT, "task.dataset": "fashion_mnist"}),
+                     axes=(("p", PAPER_P[::2][:4] + PAPER_P[7::2]),), seeds=3),
 }
-CHUNK_SIZE = {"quick": 10, "paper": 50, "bandwidth": 25, "cells": 18}  # networks per papermill run (per architecture): p-major, so
+CHUNK_SIZE = {"quick": 10, "paper": 50, "bandwidth": 25, "cells": 18, "resources": 15, "separability": 15,
+              "over_time": 6, "fashion": 18}  # networks per papermill run (per architecture): p-major, so
 # the paper sweep runs a sparse and a dense chunk of each architecture
 
 
@@ -118,10 +158,13 @@ def grid(sweep: Sweep) -> list[Experiment]:
     """The sweep's networks in a fixed order, the order of its table: seed-major, then the axes'
     product in the order given."""
     out = []
-    keys = [k for k, _ in sweep.axes]
     for seed in sweep.seeds:
         for combo in itertools.product(*(v for _, v in sweep.axes)):
-            out.append(ex.override(sweep.base, {**dict(zip(keys, combo)), "seed": int(seed)}))
+            settings = {}
+            for (key, _), value in zip(sweep.axes, combo):
+                names = fields(key)
+                settings.update(zip(names, value) if len(names) > 1 else {key: value})
+            out.append(ex.override(sweep.base, {**settings, "seed": int(seed)}))
     return out
 
 
@@ -301,8 +344,9 @@ def assemble(sweep: Sweep, experiments: list[Experiment], keys: list[str], store
         rows = stored[key].copy()
         rows["network"] = i
         for axis, _ in sweep.axes:
-            if axis not in ("p",):
-                rows[axis] = _cell(ex.get(e, axis))
+            for name in fields(axis):
+                if name not in ("p", "n_conn"):  # (those two are columns of every table)
+                    rows[name] = _cell(ex.get(e, name))
         parts.append(rows)
     if not parts:
         return pd.DataFrame()

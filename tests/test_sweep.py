@@ -253,7 +253,45 @@ def test_committed_tables_match_the_current_configuration():
     assert paper["code"].nunique() == 1 and not paper["commit"].str.endswith("-dirty").any()
     low = pd.read_csv(root / "paper_lr_dense_0.003.csv", usecols=["deepr", "coupling"])
     assert set(low["deepr"]) == {"lr_dense=0.003"} and set(low["coupling"]) == {"eq3"}
+    # its b = 1 networks are the paper table's (seeds 0-4): the same rows, value for value
+    bandwidth = _profile_table("bandwidth", 200)
+    assert sorted(bandwidth["task.bits"].unique()) == [0, 1, 2, 3]
+    cols = ["key", "architecture", "p", "seed", "accuracy", "subnetwork", "task", "metric", "value"]
+    one = bandwidth[bandwidth["task.bits"] == 1][cols].sort_values(cols[:8]).reset_index(drop=True)
+    same = paper[paper["seed"] < 5][cols].sort_values(cols[:8]).reset_index(drop=True)
+    assert len(one) == 50 * st.ROWS_PER_NETWORK and one.equals(same)
     authors = pd.read_csv(root / "paper_authors_coupling.csv")
     assert set(authors["coupling"]) == {"authors"}
     assert authors["code"].nunique() == 1 and not authors["commit"].str.endswith("-dirty").any()
     assert authors["network"].nunique() == 100
+
+
+def _profile_table(profile: str, networks: int) -> pd.DataFrame:
+    """results/<profile>.csv is that profile's sweep, every network of its grid once, each with every
+    row, computed by the store from one clean commit."""
+    table = pd.read_csv(st.ROOT / "results" / f"{profile}.csv")
+    assert set(table["sweep"]) == {sweep.PROFILES[profile].hash()}, profile
+    grid = sweep.grid(sweep.PROFILES[profile])
+    assert set(table["experiment"]) == {ex.experiment_hash(e) for e in grid}, profile
+    assert table["network"].nunique() == len(grid) == networks, profile
+    last = table[table["step"] == table["step"].max()]  # (time-resolved tables add earlier steps)
+    assert last.groupby("network").size().eq(st.ROWS_PER_NETWORK).all(), profile
+    assert table["code"].nunique() == 1 and not table["commit"].str.endswith("-dirty").any(), profile
+    return table
+
+
+def test_linked_axes_set_their_fields_together_and_are_columns_of_the_table():
+    spec = sweep.PROFILES["resources"]
+    pairs = [(e.model.n_hidden, e.n_conn) for e in sweep.grid(spec)[:20]]
+    assert pairs[:5] == [(10, 1), (10, 3), (10, 10), (10, 32), (10, 100)] and pairs[-1] == (100, 10000)
+    assert all(e.p == e.n_conn / e.model.n_hidden**2 for e in sweep.grid(spec))
+    assert [len(c) for c in sweep.chunks(sweep.grid(spec), 15)] == [15] * 4  # one chunk per N
+    with pytest.raises(ConfigError, match="links 2 fields: each value must be 2 values"):
+        sweep.Sweep(axes=(("model.n_hidden,n_conn", ((10, 1), 25)),))
+    with pytest.raises(ConfigError, match="p and n_conn both"):
+        sweep.Sweep(axes=(("model.n_hidden,n_conn", ((10, 1),)), ("p", (1.0,))))
+    with pytest.raises(ConfigError, match="n_conn must be an integer in \\[0, 100\\]"):
+        sweep.grid(sweep.Sweep(axes=(("model.n_hidden,n_conn", ((10, 101),)),), seeds=1))
+    with pytest.raises(ConfigError, match="given twice"):
+        sweep.Sweep(axes=(("model.n_hidden,n_conn", ((10, 1),)), ("model.n_hidden", (25,))))
+    assert json.loads(json.dumps(spec.to_dict()))["axes"][0][1][0] == [10, 1]

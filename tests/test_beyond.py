@@ -1,0 +1,67 @@
+"""The analysis of the chapters beyond the paper (other cells, resources and separability,
+specialization over time) on hand-made tables with known answers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from modlib import results
+
+METRIC_SET = ("bottleneck", "correlation")
+
+
+def two_axis_summary() -> pd.DataFrame:
+    """Covariance c in {0, 1} x connections {deepr, fixed}, three values of p. At c = 0 with Deep-R
+    the bottleneck measure is 0.8, 0.8, 0.1 (onset at the middle p); with fixed masks 0.8, 0.1, 0.1
+    (onset at the sparsest); at c = 1 it is 0 everywhere (never rises)."""
+    curves = {(0.0, "deepr"): [0.8, 0.8, 0.1], (0.0, "fixed"): [0.8, 0.1, 0.1], (1.0, "deepr"): [0.0] * 3,
+              (1.0, "fixed"): [0.0] * 3}
+    rows = []
+    for (c, conn), curve in curves.items():
+        for p, mean in zip((1e-4, 1e-2, 1.0), curve):
+            rows.append({"task.covariance": c, "model.connections": conn, "metric": "bottleneck", "p": p,
+                         "mean": mean, "std": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_findings_and_onsets_over_two_axes_at_once():
+    axes = ["task.covariance", "model.connections"]
+    found = results.findings_by(two_axis_summary(), axes)
+    assert set(found) == {(0.0, "deepr"), (0.0, "fixed"), (1.0, "deepr"), (1.0, "fixed")}
+    assert found[(0.0, "deepr")]["bottleneck"]["sparsest"] == 0.8
+    assert found[(1.0, "fixed")]["bottleneck"]["sparsest"] == 0.0
+    onset = results.onsets_by(two_axis_summary(), axes)
+    assert list(onset.columns.names) == axes
+    assert onset.loc["bottleneck", (0.0, "deepr")] == 1e-2 and onset.loc["bottleneck", (0.0, "fixed")] == 1e-4
+    assert np.isnan(onset.loc["bottleneck", (1.0, "deepr")])
+
+
+def time_table() -> pd.DataFrame:
+    """Specialization per network and step, as results.specialization(..., over_time=True) returns
+    it: two seeds at b = 1 for a sparse and a dense network. The sparse network's correlation
+    measure climbs 0.1, 0.3, 0.5 over three steps (the two seeds 0.05 either side); the dense
+    one's falls 0.4, 0.2, 0.0; the bottleneck measure is flat at 0.6 for both."""
+    rows = []
+    for seed, wobble in ((0, -0.05), (1, 0.05)):
+        for p, curve in ((1e-4, [0.1, 0.3, 0.5]), (1.0, [0.4, 0.2, 0.0])):
+            for step, value in enumerate(curve, start=1):
+                rows.append({"network": seed * 2 + (p == 1.0), "task.bits": 1, "metric": "correlation", "p": p,
+                             "step": step, "seed": seed, "specialization": value + wobble})
+                rows.append({"network": seed * 2 + (p == 1.0), "task.bits": 1, "metric": "bottleneck", "p": p,
+                             "step": step, "seed": seed, "specialization": 0.6})
+    return pd.DataFrame(rows)
+
+
+def test_specialization_over_time_per_axis_value():
+    summ = results.over_time(time_table(), by=("task.bits",))
+    assert len(summ) == 2 * 2 * 3 and set(summ["n"]) == {2}
+    sparse = summ[(summ["metric"] == "correlation") & (summ["p"] == 1e-4)]
+    assert sparse["mean"].to_list() == pytest.approx([0.1, 0.3, 0.5])
+    assert sparse["std"].to_list() == pytest.approx([0.1 / np.sqrt(2)] * 3)  # 0.05 either side
+    change = results.rise_over_time(summ, by=("task.bits",)).set_index(["metric", "p"])
+    assert change.loc[("correlation", 1e-4), "change"] == pytest.approx(0.4)
+    assert change.loc[("correlation", 1e-4), "peak_step"] == 3
+    assert change.loc[("correlation", 1.0), "change"] == pytest.approx(-0.4)
+    assert change.loc[("correlation", 1.0), "peak_step"] == 1
+    assert change.loc[("bottleneck", 1.0), "change"] == pytest.approx(0.0)
+    assert change.loc[("bottleneck", 1.0), "first"] == pytest.approx(0.6)
