@@ -547,3 +547,22 @@ def experiments(base: Experiment | dict | None = None, p=(1e-4, 1.0), seeds=(0,)
         base = Experiment.from_dict(base)
     base = ex.override(base, overrides) if overrides else base
     return grid(Sweep(base, axes=(("p", tuple(p)),), seeds=tuple(seeds)))
+
+
+def compute(spec: Sweep, n_train: int, epochs: int) -> pd.DataFrame:
+    """A small version of a sweep, computed here without a store (a chapter's stand-in when its
+    committed table is missing): the sweep's grid with the overrides of :func:`stand_in`, one
+    batched computation per chunk of networks that can train together. Returns the table in the
+    sweep's long format: ``network`` numbers the grid, one column per axis field."""
+    small = Sweep(ex.override(spec.base, stand_in(n_train, epochs)), spec.axes, spec.seeds)
+    exps = grid(small)
+    parts = []
+    for idx in chunks(exps, len(exps)):
+        part = measure([exps[i] for i in idx])
+        part["network"] = np.asarray(idx)[part["network"].to_numpy()]
+        for axis, _ in small.axes:
+            for name in fields(axis):
+                if name not in ("p", "n_conn"):
+                    part[name] = [_cell(ex.get(exps[i], name)) for i in part["network"]]
+        parts.append(part)
+    return st.integer_columns(pd.concat(parts, ignore_index=True))

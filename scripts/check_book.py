@@ -37,7 +37,8 @@ VOID_TAGS = {
 # Pages whose every output figure must be a numbered figure with a caption.
 CAPTIONED_PAGES = {f"notebooks/{name}.html" for name in (
     "01_task_and_architecture", "02_structural_modularity", "03_deep_r", "04_bottleneck_metric",
-    "05_weight_mask_metric", "06_correlation_metric", "07_results", "09_bandwidth")}
+    "05_weight_mask_metric", "06_correlation_metric", "07_results", "09_bandwidth", "10_cells",
+    "11_resources", "12_over_time")}
 # Attributes by which a page loads a resource (not links a reader follows).
 RESOURCE_ATTRS = {"script": ("src",), "link": ("href",), "img": ("src",), "iframe": ("src",),
                   "source": ("src",), "video": ("src",), "audio": ("src",), "embed": ("src",)}

@@ -24,4 +24,13 @@ TINY: dict[str, dict] = {
     "08_sweep_chunk": {"progress": False},
     "09_bandwidth": {"results_path": "results/absent.csv", "fallback_bits": [0, 1], "fallback_p": [0.001, 0.1],
                      "fallback_n_train": 600, "fallback_epochs": 1, "check_findings": False},
+    "10_cells": {"results_path": "results/absent.csv", "fashion_path": "results/absent.csv",
+                 "paper_path": "results/absent.csv", "fallback_cells": ["rnn", "gru"],
+                 "fallback_p": [0.001, 0.1], "fallback_n_train": 600, "fallback_epochs": 1,
+                 "check_findings": False},
+    "11_resources": {"resources_path": "results/absent.csv", "separability_path": "results/absent.csv",
+                     "fallback_sizes": [10], "fallback_covariances": [0.5], "fallback_p": [0.001, 0.1],
+                     "fallback_n_train": 600, "fallback_epochs": 1, "check_findings": False},
+    "12_over_time": {"results_path": "results/absent.csv", "fallback_bits": [0, 2], "fallback_p": [0.001, 0.1],
+                     "fallback_n_train": 600, "fallback_epochs": 1, "check_findings": False},
 }

@@ -1,0 +1,336 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Resources and separability
+#
+# *You will see* specialization measured as the modules grow from 10 to 100 units and their
+# connections from one to all-to-all, and as the two digits become more and more predictable from
+# each other; and whether Deep-R's rewiring matters, against fixed random connections of the same
+# count.
+# *Time:* a few seconds with the committed tables; without them, about two minutes for small
+# stand-ins computed here.
+#
+# :::{admonition} Objectives and prerequisites
+# :class: tip
+# - **After this chapter you can** say how module size, connection count and the dependence
+#   between the two inputs each move specialization, and set these results beside the follow-up's
+#   claims that specialization needs separable inputs and few resources.
+# - **You need** {doc}`07_results` (the measures against $p$) and the sections "Connections and
+#   resources" and "Tasks" of {doc}`../book/families` (module size, connection counts, fixed
+#   masks, the input covariance $c$).
+# :::
+#
+# The paper fixes the modules at $N = 100$ units, trains their connections with Deep-R and pairs
+# two independent digits. Its follow-up reports that specialization emerges only when the inputs
+# are separable and the network is resource-constrained (small modules, few connections). This
+# chapter measures both claims with the paper's task and measures.
+
+# %% tags=["parameters"]
+# relative to the repository: the resources sweep's table (N = 10, 25, 50, 100 with 1, N^0.5,
+# N, N^1.5, N^2 connections, three seeds) and the separability sweep's (c = 0, 0.5, 0.9, 1,
+# Deep-R and fixed masks, five values of p, three seeds)
+resources_path = "results/resources.csv"
+separability_path = "results/separability.csv"
+min_accuracy = 0.0  # leave out networks below this main-task accuracy
+rise = 0.1  # how far above its lowest value a measure must be to count as "risen"
+# Used only when a table is missing: small stand-in sweeps.
+fallback_sizes = [10, 25]  # (the table: 10, 25, 50, 100), with 1 and N^2 connections
+fallback_covariances = [0.0, 1.0]  # (the table: 0, 0.5, 0.9, 1)
+fallback_p = [1e-4, 1.0]  # (the table: five values from 1e-4 to 1)
+fallback_n_train = 2000  # training pairs (the tables: about 48k)
+fallback_epochs = 2  # both architectures (the tables: 5 and 7, the paper's)
+# assert the chapter's findings (they need the committed tables)
+check_findings = True
+
+# %%
+import numpy as np
+import pandas as pd
+from myst_nb import glue
+
+from modlib import config, data, plots, results, sweep
+
+SIZE, COV, CONN = "model.n_hidden", "task.covariance", "model.connections"
+
+# %% [markdown]
+# ## Module size against the connection count
+# `make sweep PROFILE=resources` trains the paper's networks with modules of $N$ = 10, 25, 50 and
+# 100 units, each with 1, $N^{1/2}$, $N$, $N^{3/2}$ and $N^2$ connections per direction (rounded;
+# $N^2$ is all-to-all), three seeds each. The connection count and the module size are one axis of
+# the sweep: a count is only possible up to $N^2$.
+
+# %%
+if results.resolve(resources_path).exists():
+    res = results.load(resources_path)
+    res_source = f"the sweep's table {resources_path}"
+else:  # a stand-in, so that the chapter renders without the table
+    pairs = tuple((n, k) for n in fallback_sizes for k in (1, n * n))
+    spec_small = sweep.Sweep(sweep.PROFILES["resources"].base,
+                             axes=((f"{SIZE},n_conn", pairs),), seeds=1)
+    res = sweep.compute(spec_small, fallback_n_train, fallback_epochs)
+    res_source = (f"a small stand-in sweep ({len(pairs)} networks, "
+                  f"{fallback_n_train} pairs), not the committed table")
+res_spec = results.specialization(res, min_accuracy=min_accuracy, by=(SIZE,))
+res_summary = results.summary(res_spec, by=(SIZE,))
+res_summary["n_conn"] = (res_summary["p"] * res_summary[SIZE] ** 2).round().astype(int)
+sizes = sorted(int(n) for n in res[SIZE].unique())
+print(f"read {len(res)} rows from {res_source}")
+
+# %% tags=["remove-cell"]
+glue("res_source", res_source, display=False)
+glue("res_networks", int(res.drop_duplicates(["network", "architecture"]).shape[0]),
+     display=False)
+assert res_spec["specialization"].between(-1, 1).all(), "eq. (8) must lie in [-1, 1]"
+assert (res["n_conn"] <= res[SIZE] ** 2).all(), "a count beyond N^2"
+
+# %% [markdown]
+# The resources figures come from {glue:text}`res_source` ({glue:text}`res_networks` trained
+# networks, both architectures). {numref}`fig-res-specialization` plots each measure against the
+# number of connections per direction, one line per module size.
+
+# %%
+by_size = {f"N = {n}": res_summary[res_summary[SIZE] == n] for n in sizes}
+fig_res = plots.specialization_compare(by_size, labels=results.LABELS, x="n_conn",
+                                       xlabel="connections per direction")
+
+# %% tags=["remove-cell"]
+glue("fig-res-specialization", fig_res, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-res-specialization
+# :name: fig-res-specialization
+#
+# Specialization (mean over seeds ± one standard deviation) of each measure against the number
+# of connections per direction, one line per module size $N$; each line ends at all-to-all,
+# $N^2$.
+# ```
+#
+# The table gives, for each $N$, the mean specialization with one connection and all-to-all, and
+# the largest count at and below which the measure is more than {glue:text}`res_rise` above its
+# lowest value (as in {doc}`07_results`; NaN: not even at one connection).
+
+# %%
+res_found = results.findings_by(res_summary, SIZE, rise=rise)
+rows = []
+for n in sizes:
+    for metric in results.METRICS:
+        f = res_found[n][metric]
+        onset = f["onset_p"] * n * n if np.isfinite(f["onset_p"]) else np.nan
+        rows.append({"N": n, "measure": results.LABELS[metric],
+                     "one connection": round(f["sparsest"], 2),
+                     "all-to-all": round(f["densest"], 2), "onset (connections)": onset})
+res_table = pd.DataFrame(rows).set_index(["N", "measure"])
+res_table
+
+# %% tags=["remove-cell"]
+glue("res_rise", float(rise), display=False)
+for n in sizes:
+    for metric in results.METRICS:
+        glue(f"res_{metric}_one_{n}", float(res_found[n][metric]["sparsest"]), display=False)
+        glue(f"res_{metric}_all_{n}", float(res_found[n][metric]["densest"]), display=False)
+
+# %% [markdown]
+# {numref}`fig-res-accuracy` gives the standard networks' accuracy.
+
+# %%
+res_acc = results.accuracy_summary(res, by=(SIZE,))
+res_acc["n_conn"] = (res_acc["p"] * res_acc[SIZE] ** 2).round()
+res_standard = res_acc[res_acc["architecture"] == "standard"]
+fig_res_acc = plots.accuracy_by(res_standard, SIZE, name="N", x="n_conn",
+                                xlabel="connections per direction")
+
+# %% tags=["remove-cell"]
+glue("fig-res-accuracy", fig_res_acc, display=False)
+res_acc_one = res_standard.sort_values("p").groupby(SIZE)["mean"].first()
+res_acc_all = res_standard.sort_values("p").groupby(SIZE)["mean"].last()
+for n in sizes:
+    glue(f"res_acc_one_{n}", float(res_acc_one[n]), display=False)
+    glue(f"res_acc_all_{n}", float(res_acc_all[n]), display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-res-accuracy
+# :name: fig-res-accuracy
+#
+# Test accuracy of the standard networks against the number of connections per direction (mean ±
+# one standard deviation over seeds), one line per module size $N$.
+# ```
+#
+# ## Separable and inseparable inputs
+# `make sweep PROFILE=separability` trains the paper's networks ($N = 100$) at five values of $p$
+# with three seeds, for four input covariances $c$ and two kinds of connections: Deep-R (the
+# paper) and a fixed random mask of the same count, whose weights the modules' optimizer trains
+# but which never rewires. At covariance $c$ the second digit is, with probability $c$, the class
+# $(D_0 + 5) \bmod 10$ instead of an independent one, so the digits share
+# $I(D_0; D_1)$ bits:
+
+# %%
+info = pd.DataFrame({
+    "covariance c": [0.0, 0.5, 0.9, 1.0],
+    "I(D0; D1), bits": [data.mutual_information(config.TaskConfig(covariance=c))
+                        for c in (0.0, 0.5, 0.9, 1.0)],
+}).set_index("covariance c").round(3)
+info
+
+# %% [markdown]
+# At $c = 1$ the second digit is a function of the first, so either module could answer alone.
+
+# %%
+if results.resolve(separability_path).exists():
+    sep = results.load(separability_path)
+    sep_source = f"the sweep's table {separability_path}"
+else:
+    spec_small = sweep.Sweep(sweep.PROFILES["separability"].base,
+                             axes=((COV, tuple(fallback_covariances)),
+                                   (CONN, ("deepr", "fixed")), ("p", tuple(fallback_p))),
+                             seeds=1)
+    sep = sweep.compute(spec_small, fallback_n_train, fallback_epochs)
+    n_small = 2 * len(fallback_covariances) * len(fallback_p)
+    sep_source = (f"a small stand-in sweep ({n_small} networks, "
+                  f"{fallback_n_train} pairs), not the committed table")
+sep_spec = results.specialization(sep, min_accuracy=min_accuracy, by=(COV, CONN))
+sep_summary = results.summary(sep_spec, by=(COV, CONN))
+covariances = sorted(float(c) for c in sep[COV].unique())
+print(f"read {len(sep)} rows from {sep_source}")
+
+# %% tags=["remove-cell"]
+glue("sep_source", sep_source, display=False)
+glue("sep_networks", int(sep.drop_duplicates(["network", "architecture"]).shape[0]),
+     display=False)
+assert sep_spec["specialization"].between(-1, 1).all(), "eq. (8) must lie in [-1, 1]"
+
+# %% [markdown]
+# The separability figures come from {glue:text}`sep_source` ({glue:text}`sep_networks`
+# trained networks). {numref}`fig-sep-specialization` is the paper's figure 2 once per
+# covariance, for the Deep-R networks.
+
+# %%
+deepr = sep_summary[sep_summary[CONN] == "deepr"]
+by_cov = {f"c = {c:g}": deepr[deepr[COV] == c] for c in covariances}
+fig_sep = plots.specialization_compare(by_cov, labels=results.LABELS)
+
+# %% tags=["remove-cell"]
+glue("fig-sep-specialization", fig_sep, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-sep-specialization
+# :name: fig-sep-specialization
+#
+# Specialization of the Deep-R networks (mean over seeds ± one standard deviation) against $p$,
+# one line per input covariance $c$.
+# ```
+#
+# {numref}`fig-sep-connections` sets Deep-R beside fixed masks with one connection per
+# direction: each measure against $c$.
+
+# %%
+sparsest = sep_summary[sep_summary["p"] == sep_summary["p"].min()]
+fig_conn = plots.specialization_at(sparsest, x=COV, line=CONN, labels=results.LABELS,
+                                   xlabel="input covariance c", name="connections")
+
+# %% tags=["remove-cell"]
+glue("fig-sep-connections", fig_conn, display=False)
+
+# %% [markdown]
+# ```{glue:figure} fig-sep-connections
+# :name: fig-sep-connections
+#
+# Specialization with one connection per direction (mean over seeds ± one standard deviation)
+# against the input covariance $c$, with Deep-R and with a fixed random mask of the same count.
+# ```
+#
+# The table gives each measure's mean specialization with one connection and all-to-all for every
+# covariance and kind of connection, and the standard networks' accuracy.
+
+# %%
+sep_found = results.findings_by(sep_summary, [COV, CONN], rise=rise)
+sep_acc = results.accuracy_summary(sep, by=(COV, CONN))
+sep_standard = sep_acc[sep_acc["architecture"] == "standard"].sort_values("p")
+acc_first = sep_standard.groupby([COV, CONN])["mean"].first()
+acc_last = sep_standard.groupby([COV, CONN])["mean"].last()
+rows = []
+for (c, conn), per in sep_found.items():
+    row = {"c": c, "connections": conn}
+    for metric in ("bottleneck", "correlation"):
+        row[f"{results.LABELS[metric]}, one"] = round(per[metric]["sparsest"], 2)
+        row[f"{results.LABELS[metric]}, all"] = round(per[metric]["densest"], 2)
+    row["accuracy, one"] = round(acc_first[(c, conn)], 3)
+    row["accuracy, all"] = round(acc_last[(c, conn)], 3)
+    rows.append(row)
+sep_table = pd.DataFrame(rows).set_index(["c", "connections"])
+sep_table
+
+# %% [markdown]
+# ## The follow-up's claims, point by point
+
+# %% tags=["remove-cell"]
+metrics_main = ("bottleneck", "weight_mask", "correlation")
+
+
+def mean_one(per):
+    """Mean over the three measures of specialization with one connection."""
+    return float(np.mean([per[m]["sparsest"] for m in metrics_main]))
+
+
+res_one = {n: mean_one(res_found[n]) for n in sizes}
+cov_one = {c: mean_one(sep_found[(c, "deepr")]) for c in covariances}
+fixed_one = {c: mean_one(sep_found[(c, "fixed")]) for c in covariances}
+for n in sizes:
+    glue(f"res_one_{n}", res_one[n], display=False)
+for c in covariances:
+    key = f"{c:g}".replace(".", "")
+    glue(f"sep_one_{key}", cov_one[c], display=False)
+    glue(f"sep_fixed_one_{key}", fixed_one[c], display=False)
+PLACEHOLDER_ASSERTS = None
+
+# %% [markdown]
+# PLACEHOLDER-POINTS
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** The resources figure plots against the connection count. Plot the same
+# summaries against $p = k / N^2$ instead (`x="p"`). On which axis do the curves of different
+# $N$ lie closer together, and what does that say about whether count or fraction is what
+# matters?
+
+# %% [markdown] tags=["solution"]
+# :::{admonition} Solution to exercise 1
+# :class: dropdown
+# Draw both and compare how far apart the lines of different $N$ are at the sparse end; the code
+# is below.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+plots.specialization_compare(by_size, labels=results.LABELS, x="p",
+                             xlabel="p, fraction of inter-module connections")
+
+# %% [markdown]
+# **Exercise 2.** At $c = 1$ module 0 could answer alone. How often does the network's answer
+# come from module 0? Hint: the test pairs of `data.paired("test", task)` with
+# `config.TaskConfig(covariance=1.0)` and the target rule: at $c = 1$, how often is the target
+# $D_0$?
+
+# %% [markdown] tags=["solution"]
+# :::{admonition} Solution to exercise 2
+# :class: dropdown
+# With $D_1 = (D_0 + 5) \bmod 10$ the parities of the two digits always differ, so the target is
+# always $D_1$: module 1 alone can answer, reading its own digit. The code is below.
+# :::
+
+# %% tags=["solution", "hide-cell"]
+task_one = config.TaskConfig(covariance=1.0)
+test_one = data.paired("test", task_one, n=2000, seed=0)
+share = float((test_one.target == test_one.digits[:, 1]).double().mean())
+print(f"share of test pairs whose answer is D1 at c = 1: {share:.3f}")
