@@ -200,6 +200,22 @@ def shift(onset: pd.DataFrame, reference) -> pd.DataFrame:
     return np.log10(onset).sub(np.log10(onset[reference]), axis=0)
 
 
+def extremes(summ: pd.DataFrame, by: tuple[str, ...] = (), metrics=("bottleneck", "weight_mask", "correlation")) -> pd.DataFrame:
+    """The mean over ``metrics`` (by default the paper's three measures) of the mean specialization
+    at the sparsest and at the densest p, for each value of the axis columns ``by`` of a
+    :func:`summary`: one row per value, columns ``sparsest``, ``densest``."""
+    part = summ[summ["metric"].isin(metrics)]
+    groups = part.groupby(list(by)) if by else [((), part)]
+    rows = []
+    for key, one in groups:
+        ends = one.sort_values("p").groupby("metric")["mean"].agg(["first", "last"])
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key)), "sparsest": float(ends["first"].mean()),
+                     "densest": float(ends["last"].mean())})
+    out = pd.DataFrame(rows)
+    return out.set_index(list(by)) if by else out
+
+
 def same_sweep(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """Whether two tables cover the same grid (p, seeds) at the same data sizes, so that their
     curves can be compared point by point."""

@@ -42,6 +42,16 @@ CHUNK_NOTEBOOK_SOURCE = ROOT / "notebooks" / "08_sweep_chunk.py"
 # Per network: weight mask, correlation and CKA of the standard network, bottleneck metric of the
 # bottleneck one, each for 2 sub-networks x 2 sub-tasks.
 ROWS_PER_NETWORK = 16
+# With metrics.time_resolved, each earlier step t = 1..T-1 adds the correlation metric and the
+# bottleneck probe: 2 metrics x 2 sub-networks x 2 sub-tasks.
+ROWS_PER_EARLIER_STEP = 8
+
+
+def rows_per_network(experiment: dict) -> int:
+    """The rows one network of this experiment (a dict, as stored in a piece's record) has."""
+    steps = experiment.get("model", {}).get("n_steps", 5)
+    timed = experiment.get("metrics", {}).get("time_resolved", False)
+    return ROWS_PER_NETWORK + (ROWS_PER_EARLIER_STEP * (steps - 1) if timed else 0)
 # Columns a stored row must have filled in.
 REQUIRED = ("key", "piece", "experiment", "architecture", "p", "seed", "accuracy", "subnetwork", "task",
             "metric", "value", "epochs_trained", "rewired", "code", "commit")
@@ -191,14 +201,18 @@ class Store:
         if hashlib.sha256(body).hexdigest() != record["sha256"]:
             raise ValueError(f"its rows do not match the checksum in its record ({len(body)} bytes)")
         table = pd.read_csv(io.BytesIO(body))
-        expected = ROWS_PER_NETWORK * len(keys)
+        try:
+            per_key = {k: rows_per_network(e) for k, e in zip(keys, record["experiments"], strict=True)}
+        except (KeyError, TypeError, AttributeError, ValueError) as err:
+            raise ValueError(f"unreadable record ({type(err).__name__}: {err})") from None
+        expected = sum(per_key.values())
         if len(table) != record["rows"] or len(table) != expected:
             raise ValueError(f"{len(table)} rows, expected {expected}")
         missing = [c for c in REQUIRED if c not in table.columns or table[c].isna().any()]
         if missing:
             raise ValueError(f"missing values in {', '.join(missing)}")
         if set(table["piece"]) != {name} or sorted(set(table["key"])) != sorted(keys) \
-                or (table.groupby("key").size() != ROWS_PER_NETWORK).any():
+                or any(n != per_key[k] for k, n in table.groupby("key").size().items()):
             raise ValueError("its rows do not belong to the networks of its record")
         return integer_columns(table)
 

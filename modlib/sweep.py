@@ -508,7 +508,8 @@ def promote(table_path: str | Path, dest: str | Path, force: bool = False, log=p
     if table["sweep"].nunique() != 1:
         raise StoreError(f"{table_path} mixes {table['sweep'].nunique()} sweeps")
     check_clean_rows(table, str(table_path))
-    if (table.groupby("network").size() != st.ROWS_PER_NETWORK).any():
+    last = table["step"] == table.groupby("network")["step"].transform("max") if "step" in table else True
+    if (table[last].groupby("network").size() != st.ROWS_PER_NETWORK).any():
         raise StoreError(f"{table_path} has networks without their {st.ROWS_PER_NETWORK} rows")
     if dest.exists() and not force:
         try:

@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from modlib import plots, results, sweep
+from modlib import data, plots, results, sweep
 
 AXIS = "model.cell"
 CELLS = ("rnn", "leaky", "gru", "lstm")
@@ -179,20 +179,57 @@ gap = {c: min(f["sparsest"] - f["densest"] for m, f in found[c].items() if m != 
        for c in cells}
 acc_one = standard[standard["p"] == standard["p"].min()].set_index(AXIS)["mean"]
 acc_all = standard[standard["p"] == standard["p"].max()].set_index(AXIS)["mean"]
+silent = data.no_communication_accuracy()
+glue("cells_silent", float(silent), display=False)
+glue("cells_worst_rank", float(max(worst_rank.values())), display=False)
+glue("cells_min_gap", float(min(gap.values())), display=False)
 for c in cells:
-    glue(f"cells_rank_{c}", float(worst_rank[c]), display=False)
-    glue(f"cells_gap_{c}", float(gap[c]), display=False)
     glue(f"cells_acc_one_{c}", float(acc_one[c]), display=False)
     glue(f"cells_acc_all_{c}", float(acc_all[c]), display=False)
-    for metric in ("bottleneck", "correlation"):
+    for metric in results.METRICS:
         glue(f"cells_{metric}_one_{c}", float(found[c][metric]["sparsest"]), display=False)
         glue(f"cells_{metric}_all_{c}", float(found[c][metric]["densest"]), display=False)
+        glue(f"cells_{metric}_onset_{c}", float(found[c][metric]["onset_p"]), display=False)
+others = [c for c in cells if c != "rnn"]
 if check_findings:
     assert all(r < -0.5 for r in worst_rank.values()), "a measure no longer falls with p"
     assert all(g > 0.1 for g in gap.values()), "a cell's measures no longer fall by 0.1"
+    assert all(found[c]["bottleneck"]["densest"] < found["rnn"]["bottleneck"]["densest"] - 0.1
+               for c in others), "the prose says only the plain RNN stays specialized dense"
+    assert found["leaky"]["bottleneck"]["onset_p"] > found["rnn"]["bottleneck"]["onset_p"], (
+        "the prose says the leaky cell's bottleneck measure rises at a denser p")
+    assert acc_one["leaky"] < silent < min(acc_one["rnn"], acc_one["gru"], acc_one["lstm"]), (
+        "the prose says only the leaky cell stays below the silent modules' accuracy")
+    assert min(acc_one["gru"], acc_one["lstm"]) > acc_one["rnn"], (
+        "the prose says the gated cells make more of one connection")
 
 # %% [markdown]
-# PLACEHOLDER-CELLS
+# 1. **Is the pattern the same?** Yes, for every cell and every measure: specialization is
+#    highest with one connection and falls as connections are added
+#    ({numref}`fig-cells-specialization`), with a rank correlation with $p$ of at most
+#    {glue:text}`cells_worst_rank:.2f`, and each of the three measures falls by at least
+#    {glue:text}`cells_min_gap:.2f` from one connection to all-to-all.
+# 2. **Do the modules stay specialized when fully connected?** Only the plain RNN's: all-to-all,
+#    its bottleneck measure is still {glue:text}`cells_bottleneck_all_rnn:.2f`, against
+#    {glue:text}`cells_bottleneck_all_leaky:.2f` (leaky), {glue:text}`cells_bottleneck_all_gru:.2f`
+#    (GRU) and {glue:text}`cells_bottleneck_all_lstm:.2f` (LSTM). The other cells' dense modules
+#    share their work completely.
+# 3. **Where does specialization start?** At different places (the table of onsets): the GRU's
+#    and the plain RNN's bottleneck measures have risen only at and below $p$ =
+#    {glue:text}`cells_bottleneck_onset_gru:.4f` and {glue:text}`cells_bottleneck_onset_rnn:.4f`,
+#    the leaky cell's already at {glue:text}`cells_bottleneck_onset_leaky:.3f`. "Only at extreme
+#    sparsity" holds for the plain RNN and the GRU; the leaky cell's modules, whose state moves
+#    only part of the way to its new value at each step, start to specialize at a moderate
+#    sparsity.
+# 4. **Do the measures agree?** On the direction, always; on the place, not closely: within a
+#    cell their onsets can lie several steps of the grid apart (the table), as they do for the
+#    plain RNN in {doc}`07_results`.
+# 5. **What does one connection buy?** With one connection per direction the GRU and LSTM
+#    networks reach {glue:text}`cells_acc_one_gru:.3f` and {glue:text}`cells_acc_one_lstm:.3f`,
+#    more than the plain RNN's {glue:text}`cells_acc_one_rnn:.3f`; the leaky networks, at
+#    {glue:text}`cells_acc_one_leaky:.3f`, stay below the {glue:text}`cells_silent:.3f` that two
+#    modules could reach without communicating ({doc}`09_bandwidth`): their link has not learned
+#    to carry the bit, so their specialization there is that of two modules that do not talk.
 #
 # ## Another dataset: Fashion-MNIST
 # The same sweep with the plain RNN on Fashion-MNIST, set beside the paper sweep's networks
@@ -234,8 +271,16 @@ for name, key in (("MNIST", "mnist"), ("Fashion-MNIST", "fashion")):
         glue(f"{key}_{metric}_all", float(ds_found[name][metric]["densest"]), display=False)
 fashion_rank = max(f["monotone"] for f in ds_found["Fashion-MNIST"].values())
 glue("fashion_rank", float(fashion_rank), display=False)
+grid_p = sorted(fashion["p"].unique())
+steps_apart = {m: abs(grid_p.index(ds_found["Fashion-MNIST"][m]["onset_p"])
+                      - grid_p.index(ds_found["MNIST"][m]["onset_p"]))
+               for m in ("bottleneck", "weight_mask", "correlation")
+               if all(np.isfinite(ds_found[d][m]["onset_p"]) for d in ds_found)}
+glue("fashion_steps_apart", int(max(steps_apart.values(), default=0)), display=False)
 if check_findings:
     assert fashion_rank < -0.5, "a measure no longer falls with p on Fashion-MNIST"
+    assert len(steps_apart) == 3 and max(steps_apart.values()) <= 1, (
+        "the prose says the three measures rise within one step of MNIST's")
 
 # %% [markdown]
 # ```{glue:figure} fig-fashion-specialization
@@ -248,7 +293,18 @@ if check_findings:
 # The Fashion-MNIST curves come from {glue:text}`fashion_source`
 # ({glue:text}`fashion_networks` networks).
 #
-# PLACEHOLDER-FASHION
+# The finding does not depend on the digits. On Fashion-MNIST, too, every measure is highest with
+# one connection and falls as $p$ grows (rank correlation with $p$ at most
+# {glue:text}`fashion_rank:.2f`), and each of the paper's three measures starts to rise within
+# {glue:text}`fashion_steps_apart` step of this grid of where it does on MNIST. The values are
+# close: with one connection the bottleneck measure is {glue:text}`fashion_bottleneck_one:.2f`
+# (MNIST {glue:text}`mnist_bottleneck_one:.2f`) and the correlation measure
+# {glue:text}`fashion_correlation_one:.2f` ({glue:text}`mnist_correlation_one:.2f`); all-to-all,
+# {glue:text}`fashion_bottleneck_all:.2f` ({glue:text}`mnist_bottleneck_all:.2f`) and
+# {glue:text}`fashion_correlation_all:.2f` ({glue:text}`mnist_correlation_all:.2f`). What changes
+# is how well the networks do: clothes are harder to tell apart than digits, so the networks reach
+# {glue:text}`fashion_acc_all:.3f` all-to-all (MNIST {glue:text}`mnist_acc_all:.3f`) and
+# {glue:text}`fashion_acc_one:.3f` with one connection ({glue:text}`mnist_acc_one:.3f`).
 
 # %% [markdown]
 # ## Exercises

@@ -65,3 +65,17 @@ def test_specialization_over_time_per_axis_value():
     assert change.loc[("correlation", 1.0), "peak_step"] == 1
     assert change.loc[("bottleneck", 1.0), "change"] == pytest.approx(0.0)
     assert change.loc[("bottleneck", 1.0), "first"] == pytest.approx(0.6)
+
+
+def test_extremes_average_the_three_measures_at_each_end():
+    summ = two_axis_summary()
+    corr = summ.assign(metric="correlation", mean=summ["mean"] / 2)  # half the bottleneck curve
+    cka = summ.assign(metric="cka", mean=1.0)  # left out by default
+    both = pd.concat([summ, corr, cka], ignore_index=True)
+    ends = results.extremes(both, by=("task.covariance", "model.connections"))
+    assert ends.loc[(0.0, "deepr"), "sparsest"] == pytest.approx((0.8 + 0.4) / 2)
+    assert ends.loc[(0.0, "fixed"), "densest"] == pytest.approx((0.1 + 0.05) / 2)
+    assert ends.loc[(1.0, "deepr"), "sparsest"] == 0.0
+    one = results.extremes(both[both["model.connections"] == "deepr"], by=("task.covariance",))
+    assert list(one.index) == [0.0, 1.0] and one.loc[0.0, "densest"] == pytest.approx(0.075)
+    assert results.extremes(both, metrics=("cka",))["sparsest"].item() == 1.0

@@ -1,6 +1,7 @@
 """The sweep and its store, end to end on tiny grids: reuse by content, damaged pieces, one writer,
 relative paths, provenance, and the CLI's refusals."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -90,6 +91,32 @@ def test_other_p_values_compute_only_the_new_networks(stored, tmp_path):
     assert same(reused, old[old["p"] == 1e-4].drop(columns=["network", "sweep"]))
     one_seed, log = run(tiny_sweep(seeds=1), out, chunk_size=2)
     assert log.computed() == 0 and set(one_seed["seed"]) == {0} and one_seed["network"].nunique() == 2
+
+
+def test_a_time_resolved_sweep_stores_every_step_and_promotes(tmp_path):
+    """With metrics.time_resolved a network has 8 more rows per earlier step; the store checks each
+    piece against its own experiments' count, and promote reads the last step's 16 rows."""
+    timed = sweep.Sweep(ex.override(ex.Experiment(), {**TINY, "metrics.time_resolved": True}),
+                        axes=(("p", (1e-4,)),), seeds=1)
+    table, _ = run(timed, tmp_path / "store", chunk_size=1)
+    steps = ex.Experiment().model.n_steps
+    assert len(table) == st.rows_per_network(timed.base.to_dict()) == 16 + 8 * (steps - 1)
+    assert sorted(table["step"].unique()) == list(range(1, steps + 1))
+    assert (table["step"] == steps).sum() == st.ROWS_PER_NETWORK
+    clean = pd.read_csv(tmp_path / "store" / "results.csv").assign(commit="0123456789ab")
+    clean.to_csv(tmp_path / "clean.csv", index=False)  # (this test may run from an edited tree)
+    promoted = sweep.promote(tmp_path / "clean.csv", tmp_path / "timed.csv", log=Log())
+    assert len(promoted) == len(table)
+    piece = next((tmp_path / "store" / "pieces").glob("*.csv"))
+    rows = pd.read_csv(piece)
+    body = rows[rows["step"] == steps].to_csv(index=False).encode()  # the earlier steps lost
+    piece.write_bytes(body)
+    record = json.loads(piece.with_suffix(".json").read_text())  # (a record that agrees)
+    record.update(sha256=hashlib.sha256(body).hexdigest(), rows=st.ROWS_PER_NETWORK)
+    piece.with_suffix(".json").write_text(json.dumps(record))
+    log = Log()
+    assert len(sweep.plan(timed, tmp_path / "store", 1, log=log).todo) == 1
+    assert any("expected" in line for line in log), log
 
 
 def test_another_store_lends_its_networks_read_only(stored, tmp_path):
