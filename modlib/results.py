@@ -259,3 +259,56 @@ def comparison(found: dict) -> pd.DataFrame:
                      "here: at Q = 0.35": round(f["at_q035"], 2),
                      "here: rank corr. with p": round(f["monotone"], 2)})
     return pd.DataFrame(rows).set_index("metric")
+
+
+BEYOND = ("bandwidth", "cells", "fashion", "resources", "separability", "over_time")  # committed tables
+
+
+def beyond_the_paper(root: str | Path = "results") -> dict:
+    """The headline numbers of the chapters beyond the paper, from their committed tables under
+    ``root`` (those present), for the introduction and the discussion to quote: each chapter
+    derives and asserts them at length; this collects one or two per chapter.
+
+    - ``bandwidth_shift``: the largest |shift| (decades of p) of an onset at b = 2, 3 from b = 1,
+      ``bandwidth_step``: one step of its grid in decades;
+    - ``cells_rank``: the largest rank correlation with p of any measure of any cell (< 0 if all fall);
+    - ``fashion_one``/``fashion_all``, and the same for every table: the three measures' mean
+      specialization with one connection and all-to-all (:func:`extremes`);
+    - ``resources_one_min``/``_max``: over module sizes, with one connection;
+    - ``separability_one_c0``/``_c1`` (Deep-R), ``separability_fixed_one_c0``;
+    - ``over_time_first``/``_last``: the correlation measure of the one-connection networks at
+      b = 1 on the first and last step.
+    """
+    root = resolve(root)
+    out = {}
+    present = {name: load(root / f"{name}.csv") for name in BEYOND if (root / f"{name}.csv").exists()}
+    if "bandwidth" in present:
+        summ = summary(specialization(present["bandwidth"], by=("task.bits",)), by=("task.bits",))
+        moved = shift(onsets_by(summ, "task.bits"), 1)[[2, 3]]
+        out["bandwidth_shift"] = float(np.nanmax(np.abs(moved.to_numpy())))
+        out["bandwidth_step"] = float(np.diff(np.log10(np.sort(summ["p"].unique()))).mean())
+    if "cells" in present:
+        summ = summary(specialization(present["cells"], by=("model.cell",)), by=("model.cell",))
+        out["cells_rank"] = max(f["monotone"] for per in findings_by(summ, "model.cell").values()
+                                for f in per.values())
+    if "fashion" in present:
+        ends = extremes(summary(specialization(present["fashion"])))
+        out["fashion_one"], out["fashion_all"] = float(ends["sparsest"][0]), float(ends["densest"][0])
+    if "resources" in present:
+        ends = extremes(summary(specialization(present["resources"], by=("model.n_hidden",)),
+                                by=("model.n_hidden",)), by=("model.n_hidden",))
+        out["resources_one_min"], out["resources_one_max"] = float(ends["sparsest"].min()), float(ends["sparsest"].max())
+        out["resources_all_max"] = float(ends["densest"].max())
+    if "separability" in present:
+        by = ("task.covariance", "model.connections")
+        ends = extremes(summary(specialization(present["separability"], by=by), by=by), by=by)
+        out["separability_one_c0"] = float(ends.loc[(0.0, "deepr"), "sparsest"])
+        out["separability_one_c1"] = float(ends.loc[(1.0, "deepr"), "sparsest"])
+        out["separability_fixed_one_c0"] = float(ends.loc[(0.0, "fixed"), "sparsest"])
+    if "over_time" in present:
+        spec = specialization(present["over_time"], over_time=True, by=("task.bits",))
+        course = rise_over_time(over_time(spec, by=("task.bits",)), by=("task.bits",))
+        one = course[(course["metric"] == "correlation") & (course["task.bits"] == 1)
+                     & (course["p"] == course["p"].min())].iloc[0]
+        out["over_time_first"], out["over_time_last"] = float(one["first"]), float(one["last"])
+    return out
