@@ -40,8 +40,9 @@
 # images, paired and labelled by the same rule as the digits.
 
 # %% tags=["parameters"]
-# relative to the repository: the cells sweep's table (four cells, six values of p, three
-# seeds), the Fashion-MNIST sweep's (six values of p, three seeds) and the paper's (MNIST)
+# relative to the repository: the cells sweep's table (four cells, six values of p,
+# three seeds), the Fashion-MNIST sweep's (six values of p, three seeds) and the paper's
+# (MNIST)
 results_path = "results/cells.csv"
 fashion_path = "results/fashion.csv"
 paper_path = "results/paper.csv"
@@ -68,7 +69,8 @@ CELLS = ("rnn", "leaky", "gru", "lstm")
 
 def stand_in(profile, axes=()):
     """A small version of a profile's sweep at fallback_p, one seed, computed here."""
-    spec = sweep.Sweep(sweep.PROFILES[profile].base, axes=(*axes, ("p", tuple(fallback_p))),
+    spec = sweep.Sweep(sweep.PROFILES[profile].base,
+                       axes=(*axes, ("p", tuple(fallback_p))),
                        seeds=1)
     return sweep.compute(spec, fallback_n_train, fallback_epochs)
 
@@ -142,7 +144,8 @@ for cell in cells:
         if metric in found[cell]:
             f = found[cell][metric]
             rows.append({"cell": cell, "measure": results.LABELS[metric],
-                         "onset p": f["onset_p"], "one connection": round(f["sparsest"], 2),
+                         "onset p": f["onset_p"],
+                         "one connection": round(f["sparsest"], 2),
                          "all-to-all": round(f["densest"], 2),
                          "rank corr. with p": round(f["monotone"], 2)})
 onsets = pd.DataFrame(rows).set_index(["cell", "measure"])
@@ -251,7 +254,8 @@ else:
     mnist = table[table[AXIS] == "rnn"] if "rnn" in cells else stand_in("paper")
     mnist_source = "the plain RNN networks above"
 datasets = {"MNIST": mnist, "Fashion-MNIST": fashion}
-ds_summary = {name: results.summary(results.specialization(t, min_accuracy=min_accuracy))
+ds_summary = {name: results.summary(results.specialization(t,
+                                                           min_accuracy=min_accuracy))
               for name, t in datasets.items()}
 ds_found = {name: results.findings(s, rise=rise) for name, s in ds_summary.items()}
 fig_ds = plots.specialization_compare(ds_summary, labels=results.LABELS)

@@ -1,5 +1,8 @@
 """The analysis of the chapters beyond the paper (other cells, resources and separability,
-specialization over time) on hand-made tables with known answers."""
+specialization over time) on hand-made tables with known answers, and the numbers the
+discussion quotes from the committed tables."""
+
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -79,3 +82,21 @@ def test_extremes_average_the_three_measures_at_each_end():
     one = results.extremes(both[both["model.connections"] == "deepr"], by=("task.covariance",))
     assert list(one.index) == [0.0, 1.0] and one.loc[0.0, "densest"] == pytest.approx(0.075)
     assert results.extremes(both, metrics=("cka",))["sparsest"].item() == 1.0
+
+
+def test_beyond_the_paper_reads_the_tables_present_and_matches_each_chapter(tmp_path):
+    """The discussion quotes the chapters through results.beyond_the_paper: from a folder with two
+    committed tables it reads those two, and its numbers are the chapters' own."""
+    for name in ("bandwidth", "cells"):
+        shutil.copy(results.resolve(f"results/{name}.csv"), tmp_path / f"{name}.csv")
+    out = results.beyond_the_paper(tmp_path)
+    assert set(out) == {"bandwidth_shift", "bandwidth_step", "cells_rank"}
+    assert out["bandwidth_step"] == pytest.approx(4 / 9)  # ten values of p from 1e-4 to 1
+    # chapter 9: an onset at b = 2 or 3 moves at most one step of the grid from b = 1
+    assert 0 < out["bandwidth_shift"] <= out["bandwidth_step"] * 1.01
+    cells = results.load(tmp_path / "cells.csv")
+    summ = results.summary(results.specialization(cells, by=("model.cell",)), by=("model.cell",))
+    rnn = results.findings(summ[summ["model.cell"] == "rnn"])
+    assert out["cells_rank"] >= max(f["monotone"] for f in rnn.values())
+    assert -1 <= out["cells_rank"] < -0.5  # chapter 10: every measure falls with p for every cell
+    assert results.beyond_the_paper(tmp_path / "none") == {}

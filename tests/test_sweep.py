@@ -293,6 +293,21 @@ def test_committed_tables_match_the_current_configuration():
     assert authors["network"].nunique() == 100
 
 
+@pytest.mark.parametrize("profile, networks", [("cells", 72), ("fashion", 18), ("resources", 60),
+                                               ("separability", 120), ("over_time", 24)])
+def test_the_tables_beyond_the_paper_are_their_profiles(profile, networks):
+    """Each chapter beyond the paper reads a committed table: its profile's whole grid, from one clean
+    commit; the over_time table has every step of every network."""
+    table = _profile_table(profile, networks)
+    if profile == "over_time":
+        steps = table.groupby("network")["step"].agg(lambda s: sorted(set(s)))
+        assert steps.map(lambda s: s == [1, 2, 3, 4, 5]).all()
+        record = sweep.grid(sweep.PROFILES[profile])[0].to_dict()
+        assert table.groupby("network").size().eq(st.rows_per_network(record)).all()
+    else:
+        assert set(table["step"]) == {5}
+
+
 def _profile_table(profile: str, networks: int) -> pd.DataFrame:
     """results/<profile>.csv is that profile's sweep, every network of its grid once, each with every
     row, computed by the store from one clean commit."""
