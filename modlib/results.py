@@ -276,8 +276,8 @@ def beyond_the_paper(root: str | Path = "results") -> dict:
       specialization with one connection and all-to-all (:func:`extremes`);
     - ``resources_one_min``/``_max``: over module sizes, with one connection;
     - ``separability_one_c0``/``_c1`` (Deep-R), ``separability_fixed_one_c0``;
-    - ``over_time_first``/``_last``: the correlation measure of the one-connection networks at
-      b = 1 on the first and last step.
+    - ``over_time_dense_first``/``_second``/``_last``: the bottleneck measure of the all-to-all
+      networks at b = 1 on the first, second and last step (< 0: specialized the wrong way round).
     """
     root = resolve(root)
     out = {}
@@ -307,8 +307,10 @@ def beyond_the_paper(root: str | Path = "results") -> dict:
         out["separability_fixed_one_c0"] = float(ends.loc[(0.0, "fixed"), "sparsest"])
     if "over_time" in present:
         spec = specialization(present["over_time"], over_time=True, by=("task.bits",))
-        course = rise_over_time(over_time(spec, by=("task.bits",)), by=("task.bits",))
-        one = course[(course["metric"] == "correlation") & (course["task.bits"] == 1)
-                     & (course["p"] == course["p"].min())].iloc[0]
-        out["over_time_first"], out["over_time_last"] = float(one["first"]), float(one["last"])
+        timed = over_time(spec, by=("task.bits",))
+        dense = timed[(timed["metric"] == "bottleneck") & (timed["task.bits"] == 1)
+                      & (timed["p"] == timed["p"].max())].set_index("step")["mean"]
+        out["over_time_dense_first"] = float(dense.iloc[0])
+        out["over_time_dense_second"] = float(dense.iloc[1])
+        out["over_time_dense_last"] = float(dense.iloc[-1])
     return out

@@ -150,8 +150,9 @@ for n in sizes:
 res_acc = results.accuracy_summary(res, by=(SIZE,))
 res_acc["n_conn"] = (res_acc["p"] * res_acc[SIZE] ** 2).round()
 res_standard = res_acc[res_acc["architecture"] == "standard"]
-fig_res_acc = plots.accuracy_by(res_standard, SIZE, name="N", x="n_conn",
-                                xlabel="connections per direction")
+silent = data.no_communication_accuracy()  # two modules that never communicate
+fig_res_acc = plots.accuracy_by(res_standard, SIZE, ceilings={n: silent for n in sizes},
+                                name="N", x="n_conn", xlabel="connections per direction")
 
 # %% tags=["remove-cell"]
 glue("fig-res-accuracy", fig_res_acc, display=False)
@@ -166,7 +167,8 @@ for n in sizes:
 # :name: fig-res-accuracy
 #
 # Test accuracy of the standard networks against the number of connections per direction (mean ±
-# one standard deviation over seeds), one line per module size $N$.
+# one standard deviation over seeds), one line per module size $N$. Dashed: the best accuracy of
+# two modules that never communicate, the same for every $N$.
 # ```
 #
 # ## Separable and inseparable inputs
@@ -254,10 +256,14 @@ glue("fig-sep-connections", fig_conn, display=False)
 # ```
 #
 # The table gives each measure's mean specialization with one connection and all-to-all for every
-# covariance and kind of connection, and the standard networks' accuracy.
+# covariance and kind of connection, the standard networks' accuracy, and the best accuracy of two
+# modules that never communicate at that covariance: when the digits depend on each other, a
+# module's own digit tells it something of the other's, and at $c = 1$ everything.
 
 # %%
 sep_found = results.findings_by(sep_summary, [COV, CONN], rise=rise)
+sep_silent = {c: data.no_communication_accuracy(task=config.TaskConfig(covariance=c))
+              for c in covariances}
 sep_acc = results.accuracy_summary(sep, by=(COV, CONN))
 sep_standard = sep_acc[sep_acc["architecture"] == "standard"].sort_values("p")
 acc_first = sep_standard.groupby([COV, CONN])["mean"].first()
@@ -270,6 +276,7 @@ for (c, conn), per in sep_found.items():
         row[f"{results.LABELS[metric]}, all"] = round(per[metric]["densest"], 2)
     row["accuracy, one"] = round(acc_first[(c, conn)], 3)
     row["accuracy, all"] = round(acc_last[(c, conn)], 3)
+    row["silent modules"] = round(sep_silent[c], 3)
     rows.append(row)
 sep_table = pd.DataFrame(rows).set_index(["c", "connections"])
 sep_table
@@ -292,7 +299,6 @@ for (c, conn), row in sep_ends.iterrows():
     key = f"{c:g}".replace(".", "")
     glue(f"sep_one_{key}_{conn}", float(row["sparsest"]), display=False)
     glue(f"sep_all_{key}_{conn}", float(row["densest"]), display=False)
-silent = data.no_communication_accuracy()
 glue("res_silent", float(silent), display=False)
 below_all = [n for n in sizes if res_acc_all[n] < silent]
 below_one = [n for n in sizes if res_acc_one[n] < silent]
@@ -302,7 +308,28 @@ if check_findings:
     assert res_spread < 0.1, "the prose says module size barely moves the sparsest networks"
     assert below_all == [min(sizes)], "the prose says only the smallest modules stay below"
     assert below_one == sizes[:-1], "the prose says only N = 100 beats silence with one connection"
-SEP_POINTS_ASSERTS = None
+for (c, conn), value in acc_first.items():
+    key = f"{c:g}".replace(".", "")
+    glue(f"sep_acc_one_{key}_{conn}", float(value), display=False)
+    glue(f"sep_silent_{key}", float(sep_silent[c]), display=False)
+deepr_one = sep_ends.xs("deepr", level=CONN)["sparsest"]
+glue("sep_info_05", float(info.loc[0.5].iloc[0]), display=False)
+glue("sep_lost_05", float(1 - deepr_one[0.5] / deepr_one[0.0]), display=False)
+moved = sep[(sep["p"] == sep["p"].min()) & (sep[COV] == 0.0) & (sep[CONN] == "deepr")]
+moved = moved.drop_duplicates(["network", "architecture"])["rewired"]
+glue("sep_rewired", f"{moved.min()} to {moved.max()}", display=False)
+if check_findings:
+    assert deepr_one.is_monotonic_decreasing, "the prose says the measures fall as c grows"
+    assert deepr_one[0.0] - deepr_one[1.0] > 0.3, "the prose says c = 1 loses most of it"
+    assert abs(deepr_one[1.0]) < 0.1, "the prose says c = 1 reads about 0"
+    fixed_one = sep_ends.xs("fixed", level=CONN)["sparsest"]
+    assert (fixed_one[[0.0, 0.5]] > deepr_one[[0.0, 0.5]]).all(), (
+        "the prose says a fixed connection reads as more specialized at c = 0, 0.5")
+    assert acc_first[(0.0, "fixed")] < sep_silent[0.0] < acc_first[(0.0, "deepr")], (
+        "the prose says only Deep-R's one connection beats silent modules at c = 0")
+    dense_gap = (acc_last.xs("fixed", level=CONN) - acc_last.xs("deepr", level=CONN)).abs()
+    assert dense_gap.max() < 0.03, "the prose says all-to-all, the two reach the same accuracy"
+    glue("sep_dense_gap", float(dense_gap.max()), display=False)
 
 # %% [markdown]
 # 1. **Few connections.** At every module size the modules specialize with one connection per
@@ -313,9 +340,9 @@ SEP_POINTS_ASSERTS = None
 #    a drop of at least {glue:text}`res_drop:.2f` ({numref}`fig-res-specialization`). This part of
 #    the follow-up's claim holds here.
 # 2. **Small modules.** Module size barely moves it: with one connection the four sizes lie within
-#    {glue:text}`res_spread:.2f` of each other, and modules of 100 units specialize as much as
-#    modules of 10. What sets specialization in this task is how few connections join the modules,
-#    not how small the modules are.
+#    {glue:text}`res_spread:.2f` of each other, and modules of 100 units specialize about as
+#    much as modules of 10. What sets specialization in this task is how few connections join
+#    the modules, not how small the modules are.
 # 3. **But small modules do not use their link.** With one connection only the modules of 100
 #    units beat the {glue:text}`res_silent:.3f` that two modules reach without communicating; at
 #    N = {glue:text}`res_below_one` the networks stay below it ({glue:text}`res_acc_one_10:.3f`,
@@ -325,7 +352,28 @@ SEP_POINTS_ASSERTS = None
 #    with one connection is that of two modules that do not talk. So the measures, which read
 #    each module's own digit, come out alike at every size, while what the follow-up's claim
 #    needs, modules that specialize *and* solve the joint task, holds here only for the largest.
-SEP_POINTS = None
+# 4. **Separable inputs.** Specialization falls as the digits come to depend on each other. With
+#    one Deep-R connection the paper's three measures average {glue:text}`sep_one_0_deepr:.2f` at
+#    $c = 0$, {glue:text}`sep_one_05_deepr:.2f` at $c = 0.5$, {glue:text}`sep_one_09_deepr:.2f`
+#    at $c = 0.9$ and {glue:text}`sep_one_1_deepr:.2f` at $c = 1$
+#    ({numref}`fig-sep-specialization`, {numref}`fig-sep-connections`). This is the follow-up's
+#    claim, with one caution about what the measures can see. Each asks whether a module's state
+#    says more about its own digit than about the other's; when one digit predicts the other the
+#    two answers converge, and at $c = 1$, where either digit gives the other exactly, no measure
+#    of this kind can tell them apart: its 0 there is a property of the inputs, not a finding about
+#    the network. The intermediate covariances are the informative ones: at $c = 0.5$ the digits
+#    share only {glue:text}`sep_info_05:.2f` bits, and the measures have already lost
+#    {glue:text}`sep_lost_05:.0%` of their value.
+# 5. **Deep-R against fixed connections.** With one connection per direction, a fixed random
+#    connection reads as *more* specialized than Deep-R's ({glue:text}`sep_one_0_fixed:.2f`
+#    against {glue:text}`sep_one_0_deepr:.2f` at $c = 0$), but its networks reach
+#    {glue:text}`sep_acc_one_0_fixed:.3f`, below the {glue:text}`sep_silent_0:.3f` of two modules
+#    that never communicate, while Deep-R's reach {glue:text}`sep_acc_one_0_deepr:.3f`: a randomly
+#    placed connection rarely links a unit that holds the parity to one that can use it, and
+#    Deep-R moves the connection until it does (it rewired {glue:text}`sep_rewired` times
+#    in these networks' training). Their higher specialization is that of modules
+#    that do not talk. With more connections the difference fades: all-to-all the two kinds reach
+#    accuracies within {glue:text}`sep_dense_gap:.3f` of each other.
 
 # %% [markdown]
 # ## Exercises

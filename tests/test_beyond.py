@@ -87,10 +87,11 @@ def test_extremes_average_the_three_measures_at_each_end():
 def test_beyond_the_paper_reads_the_tables_present_and_matches_each_chapter(tmp_path):
     """The discussion quotes the chapters through results.beyond_the_paper: from a folder with two
     committed tables it reads those two, and its numbers are the chapters' own."""
-    for name in ("bandwidth", "cells"):
+    for name in ("bandwidth", "cells", "over_time"):
         shutil.copy(results.resolve(f"results/{name}.csv"), tmp_path / f"{name}.csv")
     out = results.beyond_the_paper(tmp_path)
-    assert set(out) == {"bandwidth_shift", "bandwidth_step", "cells_rank"}
+    assert set(out) == {"bandwidth_shift", "bandwidth_step", "cells_rank", "over_time_dense_first",
+                        "over_time_dense_second", "over_time_dense_last"}
     assert out["bandwidth_step"] == pytest.approx(4 / 9)  # ten values of p from 1e-4 to 1
     # chapter 9: an onset at b = 2 or 3 moves at most one step of the grid from b = 1
     assert 0 < out["bandwidth_shift"] <= out["bandwidth_step"] * 1.01
@@ -99,4 +100,12 @@ def test_beyond_the_paper_reads_the_tables_present_and_matches_each_chapter(tmp_
     rnn = results.findings(summ[summ["model.cell"] == "rnn"])
     assert out["cells_rank"] >= max(f["monotone"] for f in rnn.values())
     assert -1 <= out["cells_rank"] < -0.5  # chapter 10: every measure falls with p for every cell
+    # chapter 12: all-to-all at b = 1, the bottleneck measure changes sign from step 1 to 2 and back
+    timed = results.load(tmp_path / "over_time.csv")
+    dense = timed[(timed["task.bits"] == 1) & (timed["p"] == 1.0) & (timed["step"] == 2)
+                  & (timed["architecture"] == "bottleneck")]
+    spec = results.specialization(dense, over_time=True)
+    assert out["over_time_dense_second"] == pytest.approx(
+        spec[spec["metric"] == "bottleneck"]["specialization"].mean())
+    assert out["over_time_dense_second"] < 0 < out["over_time_dense_last"] < out["over_time_dense_first"]
     assert results.beyond_the_paper(tmp_path / "none") == {}
