@@ -152,7 +152,8 @@ res_acc["n_conn"] = (res_acc["p"] * res_acc[SIZE] ** 2).round()
 res_standard = res_acc[res_acc["architecture"] == "standard"]
 silent = data.no_communication_accuracy()  # two modules that never communicate
 fig_res_acc = plots.accuracy_by(res_standard, SIZE, ceilings={n: silent for n in sizes},
-                                name="N", x="n_conn", xlabel="connections per direction")
+                                name="N", x="n_conn",
+                                xlabel="connections per direction")
 
 # %% tags=["remove-cell"]
 glue("fig-res-accuracy", fig_res_acc, display=False)
@@ -362,8 +363,8 @@ if check_findings:
 #    two answers converge, and at $c = 1$, where either digit gives the other exactly, no measure
 #    of this kind can tell them apart: its 0 there is a property of the inputs, not a finding about
 #    the network. The intermediate covariances are the informative ones: at $c = 0.5$ the digits
-#    share only {glue:text}`sep_info_05:.2f` bits, and the measures have already lost
-#    {glue:text}`sep_lost_05:.0%` of their value.
+#    share {glue:text}`sep_info_05:.2f` bits, far from determining each other, and the measures
+#    have already lost {glue:text}`sep_lost_05:.0%` of their value at one connection.
 # 5. **Deep-R against fixed connections.** With one connection per direction, a fixed random
 #    connection reads as *more* specialized than Deep-R's ({glue:text}`sep_one_0_fixed:.2f`
 #    against {glue:text}`sep_one_0_deepr:.2f` at $c = 0$), but its networks reach
