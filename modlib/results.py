@@ -272,10 +272,12 @@ def beyond_the_paper(root: str | Path = "results") -> dict:
     - ``bandwidth_shift``: the largest |shift| (decades of p) of an onset at b = 2, 3 from b = 1,
       ``bandwidth_step``: one step of its grid in decades;
     - ``cells_rank``: the largest rank correlation with p of any measure of any cell (< 0 if all fall);
-    - ``fashion_one``/``fashion_all``, and the same for every table: the three measures' mean
-      specialization with one connection and all-to-all (:func:`extremes`);
+    - ``fashion_one``/``fashion_all``: the paper's three measures' mean specialization with one
+      connection and all-to-all (:func:`extremes`), as are the values below;
     - ``resources_one_min``/``_max``: over module sizes, with one connection;
-    - ``separability_one_c0``/``_c1`` (Deep-R), ``separability_fixed_one_c0``;
+      ``resources_all_max``: over module sizes, all-to-all;
+    - ``separability_one_c0``/``_c1``: Deep-R with one connection at covariance 0 and 1;
+      ``separability_fixed_one_c0``: a fixed connection at covariance 0;
     - ``over_time_dense_first``/``_second``/``_last``: the bottleneck measure of the all-to-all
       networks at b = 1 on the first, second and last step (< 0: specialized the wrong way round).
     """

@@ -52,6 +52,8 @@ def rows_per_network(experiment: dict) -> int:
     steps = experiment.get("model", {}).get("n_steps", 5)
     timed = experiment.get("metrics", {}).get("time_resolved", False)
     return ROWS_PER_NETWORK + (ROWS_PER_EARLIER_STEP * (steps - 1) if timed else 0)
+
+
 # Columns a stored row must have filled in.
 REQUIRED = ("key", "piece", "experiment", "architecture", "p", "seed", "accuracy", "subnetwork", "task",
             "metric", "value", "epochs_trained", "rewired", "code", "commit")
