@@ -312,7 +312,8 @@ if check_findings:
 for (c, conn), value in acc_first.items():
     key = f"{c:g}".replace(".", "")
     glue(f"sep_acc_one_{key}_{conn}", float(value), display=False)
-    glue(f"sep_silent_{key}", float(sep_silent[c]), display=False)
+for c in covariances:
+    glue(f"sep_silent_{c:g}".replace(".", ""), float(sep_silent[c]), display=False)
 deepr_one = sep_ends.xs("deepr", level=CONN)["sparsest"]
 glue("sep_info_05", float(info.loc[0.5].iloc[0]), display=False)
 if {0.0, 0.5} <= set(covariances):  # (a stand-in may have other covariances)
