@@ -397,7 +397,8 @@ if check_findings:
 # :::
 
 # %% tags=["solution", "hide-cell"]
-three = res_summary[res_summary["metric"].isin(["bottleneck", "weight_mask", "correlation"])]
+paper_three = ["bottleneck", "weight_mask", "correlation"]
+three = res_summary[res_summary["metric"].isin(paper_three)]
 by_count = three.groupby(["n_conn", SIZE])["mean"].mean().unstack(SIZE)
 by_fraction = three.groupby(["p", SIZE])["mean"].mean().unstack(SIZE)
 print("by connection count:", by_count.round(2).to_string(), sep="\n")
