@@ -82,7 +82,10 @@ class DeepR:
         E, _, N, _ = theta.shape
         self.n_steps += 1
         flat = theta.view(-1)
-        idx = (flat > 0).nonzero().squeeze(1)  # (K,) the active entries, before the step
+        active = flat > 0
+        idx = active.nonzero().squeeze(1)  # (K,) the active entries, before the step
+        if cfg.order != "noise_first" and len(idx) * DENSE_FILL > len(flat):
+            return self._step_in_place(active.view_as(theta), idx)
         net = idx // (2 * N * N)
         lr = self.lr[net]  # (K,)
         th = flat[idx]
@@ -102,6 +105,23 @@ class DeepR:
         died = idx[th <= 0] // (N * N)  # the (network, direction) row of each connection that died
         n_died = torch.bincount(died, minlength=E * 2).view(E, 2)
         if len(died):
+            self._rewire(n_died)
+
+    def _step_in_place(self, active: torch.Tensor, idx: torch.Tensor) -> None:
+        """:meth:`step` (default order) on the whole tensors, where many entries are active: the
+        same elementwise update of every active entry as the list form, without gathering the
+        entries and their Adam state and scattering them back (each a pass over all of them)."""
+        theta, cfg = self.model.theta, self.cfg
+        E, _, N, _ = theta.shape
+        grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)
+        lr = self.lr.view(E, 1, 1, 1)
+        optim.adam_masked_(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, lr,
+                           cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
+        net = idx // (2 * N * N)
+        flat = theta.view(-1)
+        flat.index_add_(0, idx, self._walk(net, idx, self.lr[net]))
+        n_died = (active & (theta <= 0)).view(E * 2, -1).sum(1).view(E, 2)
+        if bool(n_died.any()):
             self._rewire(n_died)
 
     def _walk(self, net: torch.Tensor, idx: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
@@ -140,6 +160,7 @@ class DeepR:
 # comes from one vectorised call, and a network's draws depend on its own key alone. The hashes work
 # on int32 tensors holding the bits of uint32 values (int32 products wrap, and vectorise where int64
 # products do not); a right shift is made logical by masking the sign bits it copies.
+DENSE_FILL = 8  # Deep-R updates the whole tensors in place where over 1/8 of the entries are active
 _WALK, _REWIRE, _REWIRE_ALL = 1, 2, 3  # what a draw is for: separate streams
 _C1, _C2 = 0x7FEB352D, 0x846CA68B - 2**32  # the multipliers of the hash, as int32
 

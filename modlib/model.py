@@ -214,14 +214,13 @@ class ModularRNN(nn.Module):
 
     def bottleneck_states(self, h: torch.Tensor) -> torch.Tensor:
         """b^n = W_hb^n h_T^n + b_hb^n (fig. 1b): (E, 2, B, N) -> (E, 2, B, bottleneck)."""
-        return h @ self.w_hb.transpose(-1, -2) + self.b_hb.unsqueeze(2)
+        return _layer(h, self.w_hb, self.b_hb)
 
     def readout(self, h: torch.Tensor) -> torch.Tensor:
         """r^n from final states h (E, 2, B, N): (E, 2, B, C)."""
         if self.cfg.bottleneck:
-            b = self.bottleneck_states(h)
-            return b @ self.w_br.transpose(-1, -2) + self.b_br.unsqueeze(2)
-        return h @ self.w_hr.transpose(-1, -2) + self.b_hr.unsqueeze(2)
+            return _layer(self.bottleneck_states(h), self.w_br, self.b_br)
+        return _layer(h, self.w_hr, self.b_hr)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Readouts of both sub-networks, (E, 2, B, C), for inputs x (E, 2, B, 784) or (2, B, 784)."""
@@ -271,6 +270,17 @@ class ModularRNN(nn.Module):
     def dense_parameters(self) -> list[nn.Parameter]:
         """The sub-networks' own parameters (trained with Adadelta), in a fixed order."""
         return [param for name, param in self.named_parameters() if name != "theta"]
+
+
+def _layer(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """W h + b for states h (E, 2, B, K) and weights w (E, 2, M, K), b (E, 2, M): (E, 2, B, M).
+
+    Where h is a transposed view of units-major states (E, 2, K, B), as the recurrence returns
+    them, the product is taken units-major, W (h^T), without copying h: several times faster on
+    the CPU than h W^T on the view, and its gradient to the states comes back units-major too."""
+    if h.transpose(-1, -2).is_contiguous():
+        return (w @ h.transpose(-1, -2)).transpose(-1, -2) + b.unsqueeze(2)
+    return h @ w.transpose(-1, -2) + b.unsqueeze(2)
 
 
 def recurrent_matrix(w_hh: torch.Tensor, w_sparse: torch.Tensor, coupling: str = "eq3") -> torch.Tensor:
@@ -422,12 +432,21 @@ def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, cou
     return TwoModules.apply(u, w, w_k, links, authors, n_steps)
 
 
-def _signal(h: torch.Tensor, w_k: torch.Tensor, links, out: torch.Tensor, transpose: bool = False) -> None:
-    """out += the signal between the modules for states h (both (J, 2, N, B)): each receiving unit
-    (row ``dst``) adds w_k times the sending unit's state (row ``src``); ``transpose`` sends it back."""
+def _signal(h: torch.Tensor, w_k: torch.Tensor, links, out: torch.Tensor, transpose: bool = False,
+            alpha: float = 1.0) -> None:
+    """out += alpha times the signal between the modules for states h (both (J, 2, N, B)): each
+    receiving unit (row ``dst``) adds w_k times the sending unit's state (row ``src``); ``transpose``
+    sends it back."""
     dst, src = links if not transpose else links[::-1]
     B = h.shape[-1]
-    out.view(-1, B).index_add_(0, dst, h.reshape(-1, B)[src] * w_k.unsqueeze(1))
+    out.view(-1, B).index_add_(0, dst, h.reshape(-1, B)[src] * w_k.unsqueeze(1), alpha=alpha)
+
+
+def _tanh_of_twice_(a: torch.Tensor) -> torch.Tensor:
+    """tanh(x) in place, from a = 2x: tanh(x) = 2 sigmoid(2x) - 1. The recurrence forms 2x in its
+    matrix product at no cost (alpha = beta = 2, exact in floating point), and this sigmoid form
+    runs about 2.5x faster than torch.tanh on the CPU, within 2e-7 of it (absolute)."""
+    return a.sigmoid_().mul_(2).sub_(1)
 
 
 def _two_module_states(u, w, w_k, links, authors: bool, n_steps: int):
@@ -436,19 +455,20 @@ def _two_module_states(u, w, w_k, links, authors: bool, n_steps: int):
     J, _, N, B = u.shape
     states = u.new_empty(n_steps, J, 2, N, B)
     reads = u.new_empty(n_steps - 1, J, 2, N, B) if authors else None
-    torch.tanh(u, out=states[0])
+    _tanh_of_twice_(torch.mul(u, 2, out=states[0]))
     flat = (lambda x: x.view(J * 2, N, B)) if links is not None else (lambda x: x.view(J, 2 * N, B))
     for t in range(1, n_steps):
         h, a = states[t - 1], states[t]
+        # a = 2 (u + W h_{t-1} + s_t), the pre-activation doubled for _tanh_of_twice_
         if authors:
             reads[t - 1].copy_(h)
             _signal(h, w_k, links, reads[t - 1])
-            torch.baddbmm(flat(u), w, flat(reads[t - 1]), out=flat(a))
+            torch.baddbmm(flat(u), w, flat(reads[t - 1]), beta=2, alpha=2, out=flat(a))
         else:
-            torch.baddbmm(flat(u), w, flat(h), out=flat(a))
+            torch.baddbmm(flat(u), w, flat(h), beta=2, alpha=2, out=flat(a))
             if links is not None:
-                _signal(h, w_k, links, a)
-        a.tanh_()
+                _signal(h, w_k, links, a, alpha=2)
+        _tanh_of_twice_(a)
     return states, reads
 
 

@@ -114,3 +114,23 @@ def test_draw_dormant_is_uniform_without_replacement(dormant_fraction):
     for r in range(R):  # chi-square against uniform: mean df, sd sqrt(2 df); allow 5 sd
         chi2, df = float(((got[r] - expected[r]) ** 2 / expected[r]).sum()), len(got[r]) - 1
         assert chi2 < df + 5 * (2 * df) ** 0.5, f"row {r}: chi2 {chi2:.1f} with {df} degrees of freedom"
+
+
+def test_in_place_step_equals_the_list_step(monkeypatch):
+    """Where many entries are active, Deep-R updates the whole tensors in place instead of the list
+    of active entries: the same theta, Adam state and rewirings, to the bit, over steps in which
+    connections die and rewire (the sparse networks take the list form both times)."""
+    ps, seeds = [1e-4, 0.05, 0.3, 1.0], [0, 1, 2, 3]
+    cfg = config.DeepRConfig(l1=0.02)
+
+    def run(dense_fill):
+        monkeypatch.setattr(deepr, "DENSE_FILL", dense_fill)
+        net = model.ModularRNN(ps, seeds, deepr=cfg)
+        opt = deepr.DeepR(net, cfg)
+        _run_steps(net, opt, 12, torch.Generator().manual_seed(0))
+        return net.theta.detach(), opt.exp_avg, opt.exp_avg_sq, opt.steps, opt.rewired
+
+    in_place, listed = run(8), run(10**9)
+    assert in_place[-1][1:].sum() > 0  # the denser networks rewired
+    for a, b in zip(in_place, listed):
+        assert torch.equal(a, b)
