@@ -182,13 +182,14 @@ def retrain_readouts(b_train: torch.Tensor, digits: torch.Tensor, w: torch.Tenso
     training pairs per epoch, (n_train,) shared by the networks or (E, n_train) one per network; by
     default drawn from each network's seed, see :func:`bottleneck_metric`). The problems are independent:
     their losses are summed, so each gets exactly the gradient it would get alone.
-    Returns the trained (w, bias).
+    Returns the trained (w, bias). The gradient is written out (the softmax minus the one-hot target),
+    a few operations on small tensors per step instead of autograd's graph.
     """
     n_train = b_train.shape[2]
     E = b_train.shape[0]
     if orders is None:
         orders = _batch_orders(n_train, cfg.bottleneck_epochs, [0] * E, cfg.seed, 0)
-    w, bias = w.clone().requires_grad_(True), bias.clone().requires_grad_(True)
+    w, bias = w.clone(), bias.clone()
     params = [w, bias]
     square_avg = [torch.zeros_like(p) for p in params]
     acc_delta = [torch.zeros_like(p) for p in params]
@@ -205,11 +206,12 @@ def retrain_readouts(b_train: torch.Tensor, digits: torch.Tensor, w: torch.Tenso
             x = b_train[rows, :, idx].transpose(1, 2)  # (E, 2, B, F)
             logits = torch.einsum("enbf,enkrcf->enkrbc", x, w) + bias.unsqueeze(-2)  # (E, 2, 2, R, B, C)
             target = target_all[:, idx].transpose(0, 1)  # (E, 2, B), [e, k, b]: digit k
-            target = target[:, None, :, None, :].expand(E, 2, 2, R, -1)  # (E, 2, 2, R, B)
-            loss = F.cross_entropy(logits.reshape(-1, C), target.reshape(-1), reduction="sum") / idx.shape[1]
-            grads = torch.autograd.grad(loss, params)
-            with torch.no_grad():
-                optim.adadelta_(params, grads, square_avg, acc_delta, lr, cfg.bottleneck_rho, ADADELTA_EPS)
+            target = target[:, None, :, None, :, None].expand(E, 2, 2, R, -1, 1)  # (E, 2, 2, R, B, 1)
+            # the gradient of the mean cross-entropy, written out: (softmax - one-hot) / B
+            d_logits = torch.softmax(logits, -1).scatter_add_(-1, target, torch.full_like(logits[..., :1], -1.0))
+            d_logits /= idx.shape[1]
+            grads = [torch.einsum("enkrbc,enbf->enkrcf", d_logits, x), d_logits.sum(-2)]
+            optim.adadelta_(params, grads, square_avg, acc_delta, lr, cfg.bottleneck_rho, ADADELTA_EPS)
             bar.update(1)
         lr = lr * cfg.bottleneck_lr_decay
     bar.close()
@@ -312,7 +314,7 @@ class TopQ(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, scores, n_keep: int):
-        index = scores.topk(n_keep, dim=-1).indices
+        index = scores.topk(n_keep, dim=-1, sorted=False).indices
         return torch.zeros_like(scores).scatter_(-1, index, 1.0)
 
     @staticmethod

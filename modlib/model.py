@@ -192,14 +192,17 @@ class ModularRNN(nn.Module):
         Returns (E, 2, B, N).
         """
         E, G = self.n_networks, self.w_ih.shape[-2]  # G = N, or 3N / 4N for a gated cell
-        if x.dim() == 3:
-            x = x.unsqueeze(0).expand(E, *x.shape)
-        B = x.shape[2]
-        drive = InputProjection.apply(x.reshape(E * 2, B, -1), self.w_ih.reshape(E * 2, G, -1))  # (2E, G, B)
+        B = x.shape[-2]
+        if x.dim() == 3:  # the same inputs for every network: one large product per module
+            w = self.w_ih.transpose(0, 1).reshape(2, E * G, -1)  # (2, E G, 784)
+            drive = torch.bmm(w, x.transpose(1, 2)).view(2, E, G, B).transpose(0, 1)  # (E, 2, G, B)
+        else:
+            drive = InputProjection.apply(x.reshape(E * 2, B, -1), self.w_ih.reshape(E * 2, G, -1))  # (2E, G, B)
+            drive = drive.view(E, 2, G, B)
         if self.cfg.input_scale != 1:
             drive = drive * self.cfg.input_scale
         # stored units-major, (E, 2, G, B), as the recurrence reads it; returned as a view (E, 2, B, G)
-        return (drive.view(E, 2, G, B) + self.b_ih.unsqueeze(-1)).transpose(-1, -2)
+        return (drive + self.b_ih.unsqueeze(-1)).transpose(-1, -2)
 
     def hidden_states(self, x: torch.Tensor) -> torch.Tensor:
         """Final hidden states h_T of eq. (3) (or of ``cfg.cell``) for inputs x (E, 2, B, 784) or
