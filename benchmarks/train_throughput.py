@@ -212,7 +212,7 @@ def step_breakdown(p: list[float], train_data: data.PairedDigits, steps: int = 3
     dense = net.dense_parameters()
     state = [[torch.zeros_like(q) for q in dense] for _ in range(2)]
     adadelta, lr = optim.compiled("adadelta_"), torch.tensor(0.5)
-    deepr = DeepR(net)
+    deepr = DeepR(net, compile=True)
     gen = torch.Generator().manual_seed(0)
     order = torch.stack([torch.randperm(len(train_data), generator=gen) for _ in range(E)])
     buffer = images.new_empty(E * 2 * B, images.shape[1])

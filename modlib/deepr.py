@@ -49,9 +49,11 @@ def deepr_lr(n_conn: torch.Tensor, n_hidden: int, cfg: DeepRConfig) -> torch.Ten
 class DeepR:
     """Deep-R optimizer for ``model.theta`` (E, 2, N, N) of a :class:`ModularRNN`."""
 
-    def __init__(self, model: ModularRNN, cfg: DeepRConfig | None = None):
+    def __init__(self, model: ModularRNN, cfg: DeepRConfig | None = None, compile: bool = False):
         self.model = model
         self.cfg = cfg or DeepRConfig()
+        # the update of the whole tensors (many active entries) fused into one pass by torch.compile
+        self._adam_in_place = optim.compiled("adam_masked_") if compile else optim.adam_masked_
         theta = model.theta
         N = model.cfg.n_hidden
         self.lr = deepr_lr(model.n_conn, N, self.cfg).to(theta.dtype).to(theta.device)  # (E,)
@@ -115,8 +117,8 @@ class DeepR:
         E, _, N, _ = theta.shape
         grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)
         lr = self.lr.view(E, 1, 1, 1)
-        optim.adam_masked_(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, lr,
-                           cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
+        self._adam_in_place(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, lr,
+                            cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
         net = idx // (2 * N * N)
         flat = theta.view(-1)
         flat.index_add_(0, idx, self._walk(net, idx, self.lr[net]))

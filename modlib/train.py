@@ -79,7 +79,8 @@ def train(
     (validation pairs held out from the training images, never the test pairs) is still below
     ``cfg.target_accuracy`` keep training, up to ``cfg.max_epochs`` (the others are frozen).
     ``compile=True`` fuses the optimizers' elementwise updates with torch.compile (about 20 s to
-    compile once per process, then several times faster for many networks; same numbers).
+    compile once per process, then several times faster for many networks; the same numbers to
+    float rounding: the fused kernels may round a last bit differently).
     ``on_step(epoch, step, model, deepr)``, if given, is called after every minibatch's Deep-R
     update (``step`` counts minibatches from 1), e.g. with a :class:`modlib.deepr.ConnectionLog`.
     Returns per-network test (and validation) accuracy after each epoch.
@@ -115,7 +116,7 @@ def train(
 
         def update(grads):
             adadelta(dense, grads, *state, lr, cfg.rho, cfg.eps)
-    deepr = DeepR(model, cfg.deepr)
+    deepr = DeepR(model, cfg.deepr, compile=compile)
     order_gens = [torch.Generator().manual_seed(7_919 * (s + 1)) for s in model.seeds]
     training = torch.ones(E, dtype=torch.bool, device=device)  # networks still training
     epochs_done = [0] * E
