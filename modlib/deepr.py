@@ -35,6 +35,8 @@ from . import optim
 from .config import DeepRConfig
 from .model import ModularRNN
 
+DENSE_FILL = 8  # Deep-R updates the whole tensors in place where over 1/8 of the entries are active
+
 
 def deepr_lr(n_conn: torch.Tensor, n_hidden: int, cfg: DeepRConfig) -> torch.Tensor:
     """Adam learning rate per network, geometric in the connection count.
@@ -162,7 +164,6 @@ class DeepR:
 # comes from one vectorised call, and a network's draws depend on its own key alone. The hashes work
 # on int32 tensors holding the bits of uint32 values (int32 products wrap, and vectorise where int64
 # products do not); a right shift is made logical by masking the sign bits it copies.
-DENSE_FILL = 8  # Deep-R updates the whole tensors in place where over 1/8 of the entries are active
 _WALK, _REWIRE, _REWIRE_ALL = 1, 2, 3  # what a draw is for: separate streams
 _C1, _C2 = 0x7FEB352D, 0x846CA68B - 2**32  # the multipliers of the hash, as int32
 

@@ -194,7 +194,7 @@ def retrain_readouts(b_train: torch.Tensor, digits: torch.Tensor, w: torch.Tenso
     acc_delta = [torch.zeros_like(p) for p in params]
     lr = torch.tensor(cfg.bottleneck_lr, device=w.device)
     target_all = digits.t().to(w.device)  # (2, n_train), row k is digit k
-    _, _, _, R, C, _ = w.shape
+    R = w.shape[3]
     steps = len(orders) * math.ceil(n_train / cfg.bottleneck_batch_size)
     bar = tqdm(total=steps, disable=not progress, desc="bottleneck readouts")
     rows = torch.arange(E, device=w.device)[:, None]  # (E, 1)
