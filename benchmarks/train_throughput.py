@@ -173,6 +173,7 @@ def step_floor(p: list[float], batch_size: int = 128, repeats: int = 10) -> tupl
     m, v, steps, active = torch.zeros(K), torch.zeros(K), torch.zeros(K), torch.ones(K, dtype=torch.bool)
     adadelta = optim.compiled("adadelta_")
     lr, lr_k = torch.tensor(0.5), torch.full((K,), 0.05)
+    corrections = optim.bias_corrections(0.9, 0.999, 4096)
 
     def matmuls():
         torch.bmm(w_ih, x.transpose(1, 2))  # input projection
@@ -184,7 +185,7 @@ def step_floor(p: list[float], batch_size: int = 128, repeats: int = 10) -> tupl
 
     def updates():
         adadelta(dense, grads, sq, delta, lr, 0.9, 1e-6)
-        optim.adam_masked_(theta, tg, m, v, steps, active, lr_k, 0.9, 0.999, 1e-8, 1e-4)
+        optim.adam_masked_(theta, tg, m, v, steps, active, lr_k, corrections, 0.9, 0.999, 1e-8, 1e-4)
 
     times = []
     for fn in (matmuls, updates):

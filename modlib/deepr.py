@@ -56,6 +56,9 @@ class DeepR:
         self.cfg = cfg or DeepRConfig()
         # the update of the whole tensors (many active entries) fused into one pass by torch.compile
         self._adam_in_place = optim.compiled("adam_masked_") if compile else optim.adam_masked_
+        # the walk's normals of the active entries: the hash and the float64 conversion fused
+        self._normals = torch.compile(_normal_at, dynamic=True) if compile else _normal_at
+        self._corrections = None  # Adam's bias corrections, a table grown with the step count
         theta = model.theta
         N = model.cfg.n_hidden
         self.lr = deepr_lr(model.n_conn, N, self.cfg).to(theta.dtype).to(theta.device)  # (E,)
@@ -97,12 +100,12 @@ class DeepR:
         state = [t.view(-1)[idx] for t in (self.exp_avg, self.exp_avg_sq, self.steps)]
         if cfg.order == "noise_first":  # the authors' code: l1 and the random walk, then Adam on
             th -= lr * cfg.l1  # the connections they left active
-            th += self._walk(net, idx, lr)
-            optim.adam_masked_(th, grad, *state, th > 0, lr, cfg.betas[0], cfg.betas[1], cfg.eps, 0.0)
+            th += self._walk(idx)
+            optim.adam_masked_(th, grad, *state, th > 0, lr, self.corrections(), *cfg.betas, cfg.eps, 0.0)
         else:
             optim.adam_masked_(th, grad, *state, torch.ones_like(th, dtype=torch.bool), lr,
-                                cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
-            th += self._walk(net, idx, lr)
+                               self.corrections(), *cfg.betas, cfg.eps, cfg.l1)
+            th += self._walk(idx)
         flat[idx] = th
         for t, values in zip((self.exp_avg, self.exp_avg_sq, self.steps), state):
             t.view(-1)[idx] = values
@@ -120,25 +123,37 @@ class DeepR:
         grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)
         lr = self.lr.view(E, 1, 1, 1)
         self._adam_in_place(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, lr,
-                            cfg.betas[0], cfg.betas[1], cfg.eps, cfg.l1)
-        net = idx // (2 * N * N)
+                            self.corrections(), *cfg.betas, cfg.eps, cfg.l1)
         flat = theta.view(-1)
-        flat.index_add_(0, idx, self._walk(net, idx, self.lr[net]))
+        flat.index_add_(0, idx, self._walk(idx))
         n_died = (active & (theta <= 0)).view(E * 2, -1).sum(1).view(E, 2)
         if bool(n_died.any()):
             self._rewire(n_died)
 
-    def _walk(self, net: torch.Tensor, idx: torch.Tensor, lr: torch.Tensor) -> torch.Tensor:
-        """The random walk lr * noise * (1 - p) * N(0, 1) of the active entries ``idx`` (of networks
-        ``net``): the normal of a connection is :func:`normal` of (network key, step, its position
-        in the network's (2, N, N) theta). Zero where the walk is off (noise 0, or p = 1)."""
-        scale = lr * self.noise_scale[net]  # (K,)
-        walking = (scale > 0).nonzero().squeeze(1)  # no draws where the walk is off
-        out = torch.zeros_like(lr)
+    def corrections(self) -> torch.Tensor:
+        """Adam's bias corrections 1 - beta^k (:func:`modlib.optim.bias_corrections`) for every step
+        count up to this step's: a table of 4096 steps, doubled when training goes past it (so
+        that a compiled update sees few table sizes)."""
+        need = self.n_steps + 1  # an entry's step count is at most the steps taken
+        if self._corrections is None or self._corrections.shape[1] < need:
+            length = max(4096, 1 << (need - 1).bit_length())
+            theta = self.model.theta
+            self._corrections = optim.bias_corrections(*self.cfg.betas, length, theta.dtype, theta.device)
+        return self._corrections
+
+    def _walk(self, idx: torch.Tensor) -> torch.Tensor:
+        """The random walk lr * noise * (1 - p) * N(0, 1) of the active entries ``idx`` (flat
+        positions in theta): the normal of a connection is :func:`normal` of (network key, step,
+        its position in the network's (2, N, N) theta). Zero where the walk is off (noise 0, or
+        p = 1), and drawn only where it is on."""
+        per_net = self.model.theta[0].numel()
+        net = idx // per_net
+        scale = (self.lr * self.noise_scale)[net]  # (K,)
+        out = torch.zeros_like(scale)
+        walking = (scale > 0).nonzero().squeeze(1)
         if len(walking):
-            per_net = self.model.theta[0].numel()
-            z = normal(self.keys[net[walking]], self.n_steps, _WALK, idx[walking] % per_net)
-            out[walking] = z.to(lr.dtype) * scale[walking]
+            head = _head(self.keys, self.n_steps, _WALK)  # each network's stream at this step
+            out[walking] = self._normals(head[net[walking]], idx[walking] % per_net) * scale[walking]
         return out
 
     def _rewire(self, n_died: torch.Tensor) -> None:
@@ -189,16 +204,35 @@ def network_keys(seeds) -> torch.Tensor:
     return _mix(_mix(seeds) + _int32(0x9E3779B9))
 
 
+def _head(key: torch.Tensor, step: int, purpose: int) -> torch.Tensor:
+    """The stream of (key, step, purpose), before the index is hashed in: int32 like ``key``."""
+    return _mix(key + _mix(torch.tensor(_int32(step * 8 + purpose), dtype=torch.int32, device=key.device)))
+
+
+def _bits_at(head: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """:func:`bits` from a stream's head (:func:`_head`)."""
+    return _mix(_mix(head ^ index.to(torch.int32)))
+
+
+def _uniform_of(b: torch.Tensor) -> torch.Tensor:
+    """Uniform float64 in (0, 1) from 32 random bits (int32), all of them (exact: never 0 or 1)."""
+    return ((b.to(torch.int64) & 0xFFFFFFFF).to(torch.float64) + 0.5) / 2**32
+
+
+def _normal_at(head: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """:func:`normal` from a stream's head (:func:`_head`)."""
+    return torch.special.ndtri(_uniform_of(_bits_at(head, index))).float()
+
+
 def bits(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
     """32 random bits per entry (int32): a hash of (key, step, purpose, index); key and index are
     int32 tensors (or index int64 below 2^31) that broadcast."""
-    head = _mix(key + _mix(torch.tensor(_int32(step * 8 + purpose), dtype=torch.int32)))
-    return _mix(_mix(head ^ index.to(torch.int32)))
+    return _bits_at(_head(key, step, purpose), index)
 
 
 def uniform(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
     """Uniform float64 in (0, 1), all 32 random bits of :func:`bits` (exact: never 0 or 1)."""
-    return ((bits(key, step, purpose, index).to(torch.int64) & 0xFFFFFFFF).to(torch.float64) + 0.5) / 2**32
+    return _uniform_of(bits(key, step, purpose, index))
 
 
 def below(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor, m: int) -> torch.Tensor:
@@ -209,7 +243,7 @@ def below(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor, m: in
 def normal(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
     """Standard normals, float32: the inverse normal distribution function of :func:`uniform`,
     computed in float64 (the tails reach 6.2 standard deviations)."""
-    return torch.special.ndtri(uniform(key, step, purpose, index)).float()
+    return _normal_at(_head(key, step, purpose), index)
 
 
 def draw_dormant(active: torch.Tensor, counts: torch.Tensor, keys: torch.Tensor, step: int,

@@ -33,22 +33,31 @@ def adam_(params, grads, exp_avg, exp_avg_sq, step: torch.Tensor, lr: torch.Tens
         p.sub_(lr / bias1 * m / ((v / bias2).sqrt() + eps))
 
 
-def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr,
+def adam_masked_(theta, grad, exp_avg, exp_avg_sq, steps, active, lr, corrections,
                  beta1: float, beta2: float, eps: float, l1: float) -> None:
     """Deep-R's gradient step on theta, in place, on the active entries only: theta (E, 2, N, N) with
     ``lr`` (E, 1, 1, 1), or a 1-d list of entries with one ``lr`` per entry (as Deep-R calls it).
 
-    Adam with a per-entry step count, then the l1 shrinkage.
+    Adam with a per-entry step count, then the l1 shrinkage. Adam's bias corrections 1 - beta^t
+    are read from ``corrections`` (2, L), the table of :func:`bias_corrections` (L above every
+    step count): the same numbers as computing the powers, without a power per entry.
     Dormant entries (``active`` False) and their Adam state do not change.
     """
     act = active.to(theta.dtype)
     steps.add_(act)
     exp_avg.lerp_(grad, act * (1 - beta1))
     exp_avg_sq.lerp_(grad * grad, act * (1 - beta2))
-    t = steps.clamp(min=1)
-    m_hat = exp_avg / (1 - beta1**t)
-    v_hat = exp_avg_sq / (1 - beta2**t)
+    t = steps.clamp(min=1).long()
+    m_hat = exp_avg / corrections[0][t]
+    v_hat = exp_avg_sq / corrections[1][t]
     theta.sub_(act * lr * (m_hat / (v_hat.sqrt() + eps) + l1))
+
+
+def bias_corrections(beta1: float, beta2: float, length: int, dtype=torch.float32, device="cpu") -> torch.Tensor:
+    """Adam's bias corrections 1 - beta^k for k = 0 .. length - 1, (2, length): the powers computed
+    once, as ``1 - beta ** t`` computes them for a tensor of step counts t."""
+    k = torch.arange(length, dtype=dtype, device=device)
+    return torch.stack([1 - beta1**k, 1 - beta2**k])
 
 
 @functools.cache

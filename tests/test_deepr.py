@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from modlib import config, deepr, model
+from modlib import config, deepr, model, optim
 from modlib.model import competitive_decision, per_network_loss
 
 
@@ -134,3 +134,19 @@ def test_in_place_step_equals_the_list_step(monkeypatch):
     assert in_place[-1][1:].sum() > 0  # the denser networks rewired
     for a, b in zip(in_place, listed):
         assert torch.equal(a, b)
+
+
+def test_bias_corrections_are_the_powers():
+    """Deep-R reads Adam's bias corrections 1 - beta^t from a table: the same numbers as the powers
+    computed per entry, for Adam's betas and for one close to 1, and the table grows with training."""
+    gen = torch.Generator().manual_seed(0)
+    t = torch.cat([torch.arange(1, 300), torch.randint(1, 9000, (5000,), generator=gen)]).float()
+    for beta1, beta2 in ((0.9, 0.999), (0.5, 0.99999)):
+        table = optim.bias_corrections(beta1, beta2, 9000)
+        assert torch.equal(table[0][t.long()], 1 - beta1**t)
+        assert torch.equal(table[1][t.long()], 1 - beta2**t)
+    net = model.ModularRNN([0.1], [0])
+    opt = deepr.DeepR(net)
+    assert opt.corrections().shape == (2, 4096)
+    opt.n_steps = 5000  # an entry's step count can reach the steps taken
+    assert opt.corrections().shape == (2, 8192)
