@@ -530,7 +530,11 @@ def competitive_decision(r: torch.Tensor, rule: str = "max") -> tuple[torch.Tens
     """
     if rule not in ("max", "abs_max"):
         raise ValueError(f"rule must be 'max' or 'abs_max', got {rule!r}")
-    mu = (r.abs() if rule == "abs_max" else r).amax(dim=-1).argmax(dim=1)  # (E, B)
+    m = (r.abs() if rule == "abs_max" else r).amax(dim=-1)  # (E, 2, B)
+    # argmax over the two modules, written out (a comparison is ~20x faster than argmax over an
+    # axis of 2 on the CPU): the first of equal maxima, and NaN as the largest, as argmax takes them
+    m0, m1 = m[:, 0], m[:, 1]
+    mu = ((m1 > m0) | (m1.isnan() & ~m0.isnan())).long()  # (E, B)
     index = mu[:, None, :, None].expand(-1, 1, -1, r.shape[-1])
     return r.gather(1, index).squeeze(1), mu
 

@@ -104,6 +104,18 @@ def test_competitive_decision_takes_the_most_confident_readout():
     assert r_out.argmax(-1).tolist() == [[4, 2, 9]]
 
 
+def test_the_deciding_module_is_argmax_over_the_modules():
+    """The deciding module mu is argmax over the two modules' largest readouts, to the letter:
+    the first module on ties, and a NaN readout counted as the largest."""
+    gen = torch.Generator().manual_seed(0)
+    r = torch.randint(-3, 4, (4, 2, 500, 3), generator=gen).float()  # many ties
+    r[0, 0, :40, 0] = float("nan")
+    r[0, 1, 20:60, 1] = float("nan")  # both modules NaN on 20 examples, one of them on 40
+    for rule in ("max", "abs_max"):
+        m = (r.abs() if rule == "abs_max" else r).amax(dim=-1)
+        assert torch.equal(model.competitive_decision(r, rule)[1], m.argmax(dim=1))
+
+
 @pytest.mark.parametrize("p", [0.0, 1e-5, 1.5, "0.1", True])
 def test_p_outside_range_is_refused(p):
     with pytest.raises(ValueError, match=r"p must be a number in \[1/N\^2, 1\]"):
