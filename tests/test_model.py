@@ -72,6 +72,41 @@ def test_recurrence_gradient(monkeypatch, coupling, gathered):
     assert torch.autograd.gradcheck(run, (u, w_hh, w_s))
 
 
+def test_nonzero_count_matches_count_nonzero():
+    """The count that picks the recurrence's form: signed zeros are zero; subnormals, infinities
+    and NaN count; 2^24 + 1 ones are counted exactly."""
+    w = torch.tensor([0.0, -0.0, 1e-45, -1e-45, float("inf"), float("nan"), -3.0, 2.0, 0.0])
+    assert model._nonzero(w) == int(torch.count_nonzero(w)) == 6
+    w = torch.randn(7, 2, 9, 9, generator=torch.Generator().manual_seed(3)).clamp(min=0)
+    assert model._nonzero(w) == int(torch.count_nonzero(w))
+    assert model._nonzero(torch.ones(2**24 + 1)) == 2**24 + 1
+
+
+def test_recurrent_matrix_holds_the_blocks_and_hands_back_their_gradients():
+    """Eq. (3)'s matrix: W_hh^0, W_hh^1 on the diagonal, W^{1->0} top right, W^{0->1} bottom left;
+    the gradient of sum(G * W) is G's blocks, read back to the right tensors."""
+    gen = torch.Generator().manual_seed(2)
+    J, N = 3, 4
+    w_hh = torch.randn(J, 2, N, N, generator=gen).requires_grad_()
+    w_s = torch.randn(J, 2, N, N, generator=gen).requires_grad_()
+    w = model.recurrent_matrix(w_hh, w_s)
+    assert w.shape == (J, 2 * N, 2 * N) and w.is_contiguous()
+    top, bottom = slice(0, N), slice(N, 2 * N)
+    assert torch.equal(w[:, top, top], w_hh[:, 0]) and torch.equal(w[:, bottom, bottom], w_hh[:, 1])
+    assert torch.equal(w[:, top, bottom], w_s[:, 1]) and torch.equal(w[:, bottom, top], w_s[:, 0])
+    g = torch.randn(J, 2 * N, 2 * N, generator=gen)
+    g_hh, g_s = torch.autograd.grad(w, (w_hh, w_s), g)
+    assert torch.equal(g_hh, torch.stack([g[:, top, top], g[:, bottom, bottom]], 1))
+    assert torch.equal(g_s, torch.stack([g[:, bottom, top], g[:, top, bottom]], 1))
+    # the authors' coupling: off-diagonal blocks W_hh^n W^{m->n}, its gradient to both against
+    # finite differences
+    w_a = model.recurrent_matrix(w_hh, w_s, "authors")
+    assert torch.allclose(w_a[:, top, bottom], w_hh[:, 0] @ w_s[:, 1])
+    assert torch.allclose(w_a[:, bottom, top], w_hh[:, 1] @ w_s[:, 0])
+    args = [t.detach().double().requires_grad_() for t in (w_hh, w_s)]
+    assert torch.autograd.gradcheck(lambda a, b: model.recurrent_matrix(a, b, "authors"), args)
+
+
 @pytest.mark.parametrize("coupling", ["eq3", "authors"])
 def test_gathered_and_full_matrix_recurrences_agree(monkeypatch, coupling):
     gen = torch.Generator().manual_seed(1)
