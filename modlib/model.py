@@ -455,9 +455,12 @@ def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, cou
 
 
 def _nonzero(w: torch.Tensor) -> int:
-    """How many entries of w are nonzero (NaN counts, as in ``torch.count_nonzero``), summed in
-    int32: about twice as fast as ``torch.count_nonzero`` on the CPU."""
-    return int(w.detach().ne(0).sum(dtype=torch.int32))
+    """How many entries of w are nonzero, as the sum of |sign(w)|: in float32 along each leading
+    index (exact up to 2^24 entries each), then in float64. About 0.8 ms at E = 100 whatever the
+    fill, where ``torch.count_nonzero`` takes 0.8-4.6 ms (slowest at fills far from 0 and 1). A
+    NaN entry has sign 0 and is not counted: either form of the recurrence carries it."""
+    ones = w.detach().sign().abs_()
+    return int(ones.reshape(len(ones), -1).sum(1).sum(dtype=torch.float64))
 
 
 def _signal(h: torch.Tensor, w_k: torch.Tensor, links, out: torch.Tensor, transpose: bool = False,
