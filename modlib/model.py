@@ -460,7 +460,8 @@ def _nonzero(w: torch.Tensor) -> int:
     fill, where ``torch.count_nonzero`` takes 0.8-4.6 ms (slowest at fills far from 0 and 1). A
     NaN entry has sign 0 and is not counted: either form of the recurrence carries it."""
     ones = w.detach().sign().abs_()
-    return int(ones.reshape(len(ones), -1).sum(1).sum(dtype=torch.float64))
+    rows = ones.flatten(1) if ones.dim() > 1 else ones.reshape(-1, 1)
+    return int(rows.sum(1).sum(dtype=torch.float64))
 
 
 def _signal(h: torch.Tensor, w_k: torch.Tensor, links, out: torch.Tensor, transpose: bool = False,

@@ -81,6 +81,7 @@ def test_nonzero_count_matches_count_nonzero():
     w = torch.randn(7, 2, 9, 9, generator=torch.Generator().manual_seed(3)).clamp(min=0)
     assert model._nonzero(w) == int(torch.count_nonzero(w))
     assert model._nonzero(torch.ones(2, 2**23 + 1)) == 2**24 + 2
+    assert model._nonzero(torch.ones(0, 2, 3, 3)) == 0
 
 
 def test_recurrent_matrix_holds_the_blocks_and_hands_back_their_gradients():
