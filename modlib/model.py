@@ -514,7 +514,7 @@ class TwoModules(torch.autograd.Function):
         states, reads = _two_module_states(u, w, w_k, links, authors, n_steps)
         ctx.links, ctx.authors, ctx.n_steps = links, authors, n_steps
         ctx.save_for_backward(states, w, w_k, reads if authors else None)
-        return states[-1].clone()
+        return states[-1]  # a view: the states are saved, so changing it in place is an error in backward
 
     @staticmethod
     def backward(ctx, grad_h):
@@ -523,23 +523,40 @@ class TwoModules(torch.autograd.Function):
         _, J, _, N, B = states.shape
         flat = (lambda x: x.view(J * 2, N, B)) if links is not None else (lambda x: x.view(J, 2 * N, B))
         grad_h = grad_h.contiguous()
-        g = torch.empty_like(states[0])  # dL/d(pre-activation) at step t, one step at a time
-        grad_u = None  # the sum of g over the steps (u enters every step)
+        # dL/d(pre-activation) at step t, g: at the last step written straight into grad_u, the sum
+        # of g over the steps (u enters every step); at the others into a spare tensor, then added
+        grad_u, spare = torch.empty_like(states[0]), None
         w_t = w.transpose(1, 2).contiguous()  # a contiguous W^T: batched products with it run faster
-        grad_w = torch.zeros_like(w) if ctx.needs_input_grad[1] else None
-        grad_k = torch.zeros_like(w_k) if ctx.needs_input_grad[2] else None  # w_k: the links' weights,
-        blocks = links is None and w_k.dim() == 4  # or W_hh alone (J, 2, N, N), W holding fixed links
+        # the weight gradients: the last step's product written, the earlier ones added (no zero fill)
+        grad_w = (w.new_empty(w.shape) if T > 1 else torch.zeros_like(w)) if ctx.needs_input_grad[1] else None
+        blocks = links is None and w_k.dim() == 4  # w_k: the links' weights, or W_hh alone (J, 2, N, N),
+        grad_k = None  # W holding fixed links
+        if ctx.needs_input_grad[2]:
+            grad_k = w_k.new_empty(w_k.shape) if blocks and T > 1 else torch.zeros_like(w_k)
         for t in reversed(range(T)):
+            last = t == T - 1
+            if last:
+                g = grad_u
+            else:
+                g = spare = torch.empty_like(grad_u) if spare is None else spare
             torch.ops.aten.tanh_backward.grad_input(grad_h, states[t], grad_input=g)
-            grad_u = g.clone() if grad_u is None else grad_u.add_(g)
+            if not last:
+                grad_u.add_(g)
             if t == 0:
                 break
             h_prev = states[t - 1]
             inp = reads[t - 1] if authors else h_prev  # what W multiplied at step t
             if grad_w is not None:
-                grad_w.baddbmm_(flat(g), flat(inp).transpose(1, 2))
+                if last:
+                    torch.bmm(flat(g), flat(inp).transpose(1, 2), out=grad_w)
+                else:
+                    grad_w.baddbmm_(flat(g), flat(inp).transpose(1, 2))
             if blocks and grad_k is not None:  # each module's own block: g^n (h^n)^T
-                grad_k.view(J * 2, N, N).baddbmm_(g.view(J * 2, N, B), inp.view(J * 2, N, B).transpose(1, 2))
+                product = (g.view(J * 2, N, B), inp.view(J * 2, N, B).transpose(1, 2))
+                if last:
+                    torch.bmm(*product, out=grad_k.view(J * 2, N, N))
+                else:
+                    grad_k.view(J * 2, N, N).baddbmm_(*product)
             back = torch.bmm(w_t, flat(g)).view_as(g)  # W^T g: to h_{t-1}, or to the read state
             g_signal = back if authors else g  # the gradient where the signal s_t enters
             if links is not None:
