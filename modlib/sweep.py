@@ -244,7 +244,8 @@ def measure(experiments, device: str = "cpu", compile: bool = False, progress: b
         nets[arch] = model.ModularRNN(p_values, seeds, first.model_config(bottleneck), first.train.deepr)
         results[arch] = train.train(nets[arch], train_data, test_data, first.train.for_architecture(bottleneck),
                                     device=device, progress=progress, compile=compile,
-                                    val_data=val_data if first.train.max_epochs else None)
+                                    val_data=val_data if first.train.max_epochs else None,
+                                    test_every_epoch=False)  # the table records the final accuracy only
     start = time.perf_counter()
     table = mx.compute_all(nets["standard"], nets["bottleneck"], train_data, test_data, first.metrics,
                            accuracy_standard=results["standard"].accuracy,

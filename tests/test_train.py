@@ -41,6 +41,23 @@ def test_training_learns_and_is_deterministic(small_data):
     assert torch.equal(train.predict(net, test_data), train.predict(net2, test_data))
 
 
+def test_test_pairs_read_once_give_the_same_network_and_final_accuracy(small_data):
+    """A sweep reads the test pairs after the last epoch only: the training and the final accuracy
+    are those of reading them after every epoch, and the history holds the final accuracy alone."""
+    train_data, test_data = small_data
+    cfg = config.TrainConfig(epochs=2)
+    runs = []
+    for every in (True, False):
+        net = model.ModularRNN([1e-4, 0.1], seeds=[3, 4])
+        runs.append((train.train(net, train_data, test_data, cfg, progress=False, test_every_epoch=every), net))
+    (res, net), (once, net_once) = runs
+    assert [len(h) for h in res.history] == [2, 2] and [len(h) for h in once.history] == [1, 1]
+    assert once.accuracy == res.accuracy and once.history == [[a] for a in res.accuracy]
+    assert once.epochs == res.epochs == [2, 2] and once.rewired_per_epoch == res.rewired_per_epoch
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, net_once.state_dict()[name]), name
+
+
 def test_longer_schedule_stops_on_validation_accuracy(small_data):
     """Stopping reads the validation pairs, never the test pairs: a validation set on which the
     network is known to be exactly right after epoch 1 stops it there, though its test accuracy is
