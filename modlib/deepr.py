@@ -35,7 +35,10 @@ from . import optim
 from .config import DeepRConfig
 from .model import ModularRNN
 
-DENSE_FILL = 8  # Deep-R updates the whole tensors in place where over 1/8 of the entries are active
+# Deep-R updates the whole tensors in place where over 1/20 of the entries are active: at E = 100
+# the two forms cost the same near a fill of 5 % (the list form 2.6 ms faster at 2 %, the in-place
+# one 4 ms faster at 11 %, paired in one process)
+DENSE_FILL = 20
 
 
 def deepr_lr(n_conn: torch.Tensor, n_hidden: int, cfg: DeepRConfig) -> torch.Tensor:
