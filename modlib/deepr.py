@@ -58,7 +58,7 @@ class DeepR:
         self.model = model
         self.cfg = cfg or DeepRConfig()
         # the update of the whole tensors (many active entries) fused into one pass by torch.compile
-        self._adam_in_place = optim.compiled("adam_masked_") if compile else optim.adam_masked_
+        self._adam_in_place = optim.compiled("adam_active_") if compile else optim.adam_active_
         # the walk's normals of the active entries: the hash and the float64 conversion fused
         self._normals = torch.compile(_normal_at, dynamic=True) if compile else _normal_at
         self._corrections = None  # Adam's bias corrections, a table grown with the step count
@@ -74,6 +74,10 @@ class DeepR:
         self.keys = network_keys(model.seeds).to(theta.device)  # (E,) int64
         self.n_steps = 0  # Deep-R steps taken: the counter of the random streams
         self.rewired = torch.zeros(model.n_networks, 2, dtype=torch.long)  # total rewirings (E, 2)
+        # the flat positions of the active entries, kept from one step to the next (a scan of theta
+        # for them costs 4-7 ms at E = 100), with the (storage, version) of theta they were read at:
+        # any in-place change of theta in between (e.g. cut_connections) makes step() read them again
+        self._active, self._active_at = None, None
 
     def decay_lr(self) -> None:
         """Per-epoch learning-rate decay (Table 1: 0.95)."""
@@ -92,46 +96,59 @@ class DeepR:
         E, _, N, _ = theta.shape
         self.n_steps += 1
         flat = theta.view(-1)
-        active = flat > 0
-        idx = active.nonzero().squeeze(1)  # (K,) the active entries, before the step
+        idx = self.active_index()  # (K,) the active entries, before the step
         if cfg.order != "noise_first" and len(idx) * DENSE_FILL > len(flat):
-            return self._step_in_place(active.view_as(theta), idx)
-        net = idx // (2 * N * N)
-        lr = self.lr[net]  # (K,)
-        th = flat[idx]
-        grad = theta.grad.view(-1)[idx] if theta.grad is not None else torch.zeros_like(th)
-        state = [t.view(-1)[idx] for t in (self.exp_avg, self.exp_avg_sq, self.steps)]
-        if cfg.order == "noise_first":  # the authors' code: l1 and the random walk, then Adam on
-            th -= lr * cfg.l1  # the connections they left active
-            th += self._walk(idx)
-            optim.adam_masked_(th, grad, *state, th > 0, lr, self.corrections(), *cfg.betas, cfg.eps, 0.0)
+            th = self._step_in_place(idx)
         else:
-            optim.adam_masked_(th, grad, *state, torch.ones_like(th, dtype=torch.bool), lr,
-                               self.corrections(), *cfg.betas, cfg.eps, cfg.l1)
-            th += self._walk(idx)
-        flat[idx] = th
-        for t, values in zip((self.exp_avg, self.exp_avg_sq, self.steps), state):
-            t.view(-1)[idx] = values
-        died = idx[th <= 0] // (N * N)  # the (network, direction) row of each connection that died
-        n_died = torch.bincount(died, minlength=E * 2).view(E, 2)
-        if len(died):
-            self._rewire(n_died)
+            net = idx // (2 * N * N)
+            lr = self.lr[net]  # (K,)
+            th = flat[idx]
+            grad = theta.grad.view(-1)[idx] if theta.grad is not None else torch.zeros_like(th)
+            state = [t.view(-1)[idx] for t in (self.exp_avg, self.exp_avg_sq, self.steps)]
+            if cfg.order == "noise_first":  # the authors' code: l1 and the random walk, then Adam on
+                th -= lr * cfg.l1  # the connections they left active
+                th += self._walk(idx)
+                optim.adam_masked_(th, grad, *state, th > 0, lr, self.corrections(), *cfg.betas, cfg.eps, 0.0)
+            else:
+                optim.adam_masked_(th, grad, *state, torch.ones_like(th, dtype=torch.bool), lr,
+                                   self.corrections(), *cfg.betas, cfg.eps, cfg.l1)
+                th += self._walk(idx)
+            flat[idx] = th
+            for t, values in zip((self.exp_avg, self.exp_avg_sq, self.steps), state):
+                t.view(-1)[idx] = values
+        dead = (th <= 0).nonzero().squeeze(1)  # places in idx of the connections that died
+        if len(dead):
+            rows, pos = self._rewire(torch.bincount(idx[dead] // (N * N), minlength=E * 2).view(E, 2))
+            # as many connections rewired as died in each row: they take the dead ones' places in
+            # the list (the order of the list does not matter)
+            idx = idx.clone()
+            idx[dead] = rows * (N * N) + pos
+        self._active, self._active_at = idx, (theta.data_ptr(), theta._version)
 
-    def _step_in_place(self, active: torch.Tensor, idx: torch.Tensor) -> None:
+    def active_index(self) -> torch.Tensor:
+        """The flat positions of the active entries of theta (theta > 0), in no fixed order: kept
+        from the last step while theta has not changed in place since, else read from theta."""
+        theta = self.model.theta
+        if self._active is None or self._active_at != (theta.data_ptr(), theta._version):
+            self._active = (theta.detach().view(-1) > 0).nonzero().squeeze(1)
+        return self._active
+
+    def _step_in_place(self, idx: torch.Tensor) -> torch.Tensor:
         """:meth:`step` (default order) on the whole tensors, where many entries are active: the
         same elementwise update of every active entry as the list form, without gathering the
-        entries and their Adam state and scattering them back (each a pass over all of them)."""
+        entries and their Adam state and scattering them back (each a pass over all of them).
+        Returns theta at the entries ``idx`` after the step."""
         theta, cfg = self.model.theta, self.cfg
-        E, _, N, _ = theta.shape
+        E = theta.shape[0]
         grad = theta.grad if theta.grad is not None else torch.zeros_like(theta)
         lr = self.lr.view(E, 1, 1, 1)
-        self._adam_in_place(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, active, lr,
-                            self.corrections(), *cfg.betas, cfg.eps, cfg.l1)
+        self._adam_in_place(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, lr, self.corrections(),
+                            *cfg.betas, cfg.eps, cfg.l1)
         flat = theta.view(-1)
-        flat.index_add_(0, idx, self._walk(idx))
-        n_died = (active & (theta <= 0)).view(E * 2, -1).sum(1).view(E, 2)
-        if bool(n_died.any()):
-            self._rewire(n_died)
+        walking, steps = self._walk_list(idx)
+        if len(walking):
+            flat.index_add_(0, walking, steps)
+        return flat[idx]
 
     def corrections(self) -> torch.Tensor:
         """Adam's bias corrections 1 - beta^k (:func:`modlib.optim.bias_corrections`) for every step
@@ -149,19 +166,30 @@ class DeepR:
         positions in theta): the normal of a connection is :func:`normal` of (network key, step,
         its position in the network's (2, N, N) theta). Zero where the walk is off (noise 0, or
         p = 1), and drawn only where it is on."""
+        on, steps = self._walk_list(idx, positions=False)
+        out = torch.zeros(len(idx), dtype=self.model.theta.dtype, device=idx.device)
+        out[on] = steps
+        return out
+
+    def _walk_list(self, idx: torch.Tensor, positions: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The walk of :meth:`_walk` where it is on: the walking entries (their flat positions in
+        theta, or with ``positions=False`` their places in ``idx``) and their steps."""
         per_net = self.model.theta[0].numel()
         net = idx // per_net
         scale = (self.lr * self.noise_scale)[net]  # (K,)
-        out = torch.zeros_like(scale)
-        walking = (scale > 0).nonzero().squeeze(1)
-        if len(walking):
+        on = (scale > 0).nonzero().squeeze(1)
+        where = idx[on]
+        if len(on):
             head = _head(self.keys, self.n_steps, _WALK)  # each network's stream at this step
-            out[walking] = self._normals(head[net[walking]], idx[walking] % per_net) * scale[walking]
-        return out
+            steps = self._normals(head[net[on]], where % per_net) * scale[on]
+        else:
+            steps = scale[:0]
+        return (where if positions else on), steps
 
-    def _rewire(self, n_died: torch.Tensor) -> None:
+    def _rewire(self, n_died: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Activate n_died[e, d] dormant connections of network e, direction d, uniformly at random
-        (without replacement), every (e, d) at once: see :func:`draw_dormant`."""
+        (without replacement), every (e, d) at once: see :func:`draw_dormant`. Returns the rows
+        e * 2 + d and the positions (in the row's N^2) of the connections activated."""
         theta = self.model.theta
         E = theta.shape[0]
         flat = theta.view(E * 2, -1)
@@ -175,6 +203,7 @@ class DeepR:
             for state in (self.exp_avg, self.exp_avg_sq, self.steps):
                 state.view(E * 2, -1)[rows, pos] = 0.0
         self.rewired += n_died.cpu()
+        return rows, pos
 
 
 # --------------------------------------------------------------------------------------------------

@@ -136,6 +136,36 @@ def test_in_place_step_equals_the_list_step(monkeypatch):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("dense_fill", [1, 10**9])  # the list form, then the in-place form
+def test_the_kept_list_of_active_connections_is_theirs(monkeypatch, dense_fill):
+    """Deep-R keeps the list of active entries from one step to the next: after every step it holds
+    exactly the entries with theta > 0 (connections died and were rewired in between), and an
+    in-place change of theta between steps is seen: the step then equals that of a Deep-R that
+    reads the list from theta afresh, to the bit."""
+    monkeypatch.setattr(deepr, "DENSE_FILL", dense_fill)
+    cfg = config.DeepRConfig(l1=0.02)
+    runs = []
+    for fresh in (False, True):
+        net = model.ModularRNN([1e-3, 0.05, 0.3], [0, 1, 2], deepr=cfg)
+        opt = deepr.DeepR(net, cfg)
+        gen = torch.Generator().manual_seed(1)
+        for step in range(8):
+            if fresh:
+                opt._active = None
+            _run_steps(net, opt, 1, gen)
+            kept = opt.active_index().sort().values
+            assert torch.equal(kept, (net.theta.detach().view(-1) > 0).nonzero().squeeze(1))
+            if step == 3:
+                with torch.no_grad():  # outside Deep-R: one connection cut, one dormant one made active
+                    flat = net.theta.view(-1)
+                    flat[kept[len(kept) // 2]] = 0.0
+                    flat[(flat <= 0).nonzero()[0]] = 0.5
+        assert opt.rewired.sum() > 0
+        runs.append((net.theta.detach(), opt.exp_avg, opt.steps, opt.rewired))
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+
+
 def test_bias_corrections_are_the_powers():
     """Deep-R reads Adam's bias corrections 1 - beta^t from a table: the same numbers as the powers
     computed per entry, for Adam's betas and for one close to 1, and the table grows with training."""
