@@ -396,7 +396,8 @@ def weight_mask_metric(model: ModularRNN, train_data: PairedDigits, test_data: P
         order = order.to(device)
         for batch in _batches(n_train, cfg.mask_batch_size):
             idx = order[:, batch]  # (E, B), each network's own minibatch
-            x = images[pairs[idx]].transpose(1, 2)  # (E, 2, B, 784)
+            rows = pairs[idx].transpose(1, 2).flatten()  # image of each (network, sub-network, example)
+            x = images.index_select(0, rows).view(E, 2, -1, images.shape[1])  # (E, 2, B, 784), contiguous
             with torch.no_grad():
                 drive = model.input_drive(x)  # (E, 2, B, N), frozen
             mask = TopQ.apply(scores, keep)  # (J, D)
