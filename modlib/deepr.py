@@ -127,7 +127,9 @@ class DeepR:
 
     def active_index(self) -> torch.Tensor:
         """The flat positions of the active entries of theta (theta > 0), in no fixed order: kept
-        from the last step while theta has not changed in place since, else read from theta."""
+        from the last step while theta has not changed in place since (its version counter), else
+        read from theta. A change made through ``theta.data`` bypasses the counter: change theta
+        itself (under ``torch.no_grad()``) between steps."""
         theta = self.model.theta
         if self._active is None or self._active_at != (theta.data_ptr(), theta._version):
             self._active = (theta.detach().view(-1) > 0).nonzero().squeeze(1)
