@@ -53,12 +53,17 @@ def test_eq3_recurrence_against_a_plain_loop():
         torch.testing.assert_close(got, torch.stack(h), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n_steps", [1, 2, 4])
 @pytest.mark.parametrize("coupling", ["eq3", "authors"])
-@pytest.mark.parametrize("gathered", [True, False])
-def test_recurrence_gradient(monkeypatch, coupling, gathered):
+@pytest.mark.parametrize("gathered", [True, False, "fixed"])
+def test_recurrence_gradient(monkeypatch, coupling, gathered, n_steps):
     """The hand-written backward pass through time against finite differences, for both ways of
-    computing the signal between the modules (gathered entries, or the full recurrent matrix)."""
-    monkeypatch.setattr(model, "SPARSE_FRACTION", 1.0 if gathered else -1.0)
+    computing the signal between the modules (gathered entries, or the full recurrent matrix), and
+    for fixed connections between them (the metrics: the full matrix, W_hh's gradient alone), over
+    one step (no recurrence), two, and four."""
+    if gathered == "fixed" and coupling == "authors":
+        pytest.skip("fixed connections take the full matrix's form only with eq. (3)'s coupling")
+    monkeypatch.setattr(model, "SPARSE_FRACTION", 1.0 if gathered is True else -1.0)
     gen = torch.Generator().manual_seed(0)
     J, N, B = 2, 4, 3
     u = torch.randn(J, 2, N, B, dtype=torch.double, generator=gen).requires_grad_()
@@ -67,9 +72,13 @@ def test_recurrence_gradient(monkeypatch, coupling, gathered):
     w_s = torch.randn(J, 2, N, N, dtype=torch.double, generator=gen).requires_grad_()
 
     def run(u, w_hh, w_s):
-        return model.two_modules(u, w_hh, w_s * mask, coupling, 4)
+        return model.two_modules(u, w_hh, w_s * mask, coupling, n_steps)
 
-    assert torch.autograd.gradcheck(run, (u, w_hh, w_s))
+    if gathered == "fixed":
+        w_s = w_s.detach()
+        assert torch.autograd.gradcheck(lambda u, w_hh: run(u, w_hh, w_s), (u, w_hh))
+    else:
+        assert torch.autograd.gradcheck(run, (u, w_hh, w_s))
 
 
 def test_nonzero_count_matches_count_nonzero():
