@@ -451,6 +451,10 @@ def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, cou
     if all_steps:
         with torch.no_grad():
             return _two_module_states(u, w, w_k, links, authors, n_steps)[0]
+    if not (torch.is_grad_enabled() and any(t.requires_grad for t in (u, w, w_k))):
+        # no backward pass to come: keep h_T alone, so that the other steps' states are freed (the
+        # autograd Function returns a view of the states it saves)
+        return _two_module_states(u, w, w_k, links, authors, n_steps)[0][-1].clone()
     return TwoModules.apply(u, w, w_k, links, authors, n_steps)
 
 
