@@ -318,6 +318,19 @@ class PairedDigits:
         return PairedDigits(*(t.to(device) for t in (self.images, self.pairs, self.digits, self.target)), task=self.task)
 
 
+def network_inputs(images: torch.Tensor, pairs: torch.Tensor, idx: torch.Tensor,
+                   out: torch.Tensor | None = None) -> torch.Tensor:
+    """The images of each network's own minibatch, laid out as the input projection reads them:
+    pair indices idx (E, B) -> (E, 2, B, 784), contiguous, in one gather (into the first rows of
+    ``out``, a (rows, 784) buffer reused from one minibatch to the next, if given)."""
+    rows = pairs[idx].transpose(1, 2).flatten()  # image of each (network, sub-network, example)
+    if out is None:
+        x = images.index_select(0, rows)
+    else:
+        x = torch.index_select(images, 0, rows, out=out[: len(rows)])
+    return x.view(idx.shape[0], 2, -1, images.shape[1])
+
+
 def paired_mnist(
     split: str = "train", n: int | None = None, seed: int = 0, root: str | Path | None = None,
     val_fraction: float = 0.0,

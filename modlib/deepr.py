@@ -147,7 +147,7 @@ class DeepR:
         self._adam_in_place(theta, grad, self.exp_avg, self.exp_avg_sq, self.steps, lr, self.corrections(),
                             *cfg.betas, cfg.eps, cfg.l1)
         flat = theta.view(-1)
-        walking, steps = self._walk_list(idx)
+        _, walking, steps = self._walk_list(idx)
         if len(walking):
             flat.index_add_(0, walking, steps)
         return flat[idx]
@@ -168,14 +168,14 @@ class DeepR:
         positions in theta): the normal of a connection is :func:`normal` of (network key, step,
         its position in the network's (2, N, N) theta). Zero where the walk is off (noise 0, or
         p = 1), and drawn only where it is on."""
-        on, steps = self._walk_list(idx, positions=False)
+        on, _, steps = self._walk_list(idx)
         out = torch.zeros(len(idx), dtype=self.model.theta.dtype, device=idx.device)
         out[on] = steps
         return out
 
-    def _walk_list(self, idx: torch.Tensor, positions: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """The walk of :meth:`_walk` where it is on: the walking entries (their flat positions in
-        theta, or with ``positions=False`` their places in ``idx``) and their steps."""
+    def _walk_list(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The walk of :meth:`_walk` where it is on: the walking entries' places in ``idx``, their
+        flat positions in theta, and their steps."""
         per_net = self.model.theta[0].numel()
         net = idx // per_net
         scale = (self.lr * self.noise_scale)[net]  # (K,)
@@ -186,7 +186,7 @@ class DeepR:
             steps = self._normals(head[net[on]], where % per_net) * scale[on]
         else:
             steps = scale[:0]
-        return (where if positions else on), steps
+        return on, where, steps
 
     def _rewire(self, n_died: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Activate n_died[e, d] dormant connections of network e, direction d, uniformly at random

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import cka, optim, runtime, structure
 from .config import TrainConfig, check_bool, check_int, check_real
-from .data import PairedDigits
+from .data import PairedDigits, network_inputs
 from .model import ModularRNN, per_network_loss, run_cell
 
 ADADELTA_EPS = TrainConfig().eps  # the same Adadelta epsilon as the main training
@@ -396,8 +396,7 @@ def weight_mask_metric(model: ModularRNN, train_data: PairedDigits, test_data: P
         order = order.to(device)
         for batch in _batches(n_train, cfg.mask_batch_size):
             idx = order[:, batch]  # (E, B), each network's own minibatch
-            rows = pairs[idx].transpose(1, 2).flatten()  # image of each (network, sub-network, example)
-            x = images.index_select(0, rows).view(E, 2, -1, images.shape[1])  # (E, 2, B, 784), contiguous
+            x = network_inputs(images, pairs, idx)  # (E, 2, B, 784)
             with torch.no_grad():
                 drive = model.input_drive(x)  # (E, 2, B, N), frozen
             mask = TopQ.apply(scores, keep)  # (J, D)

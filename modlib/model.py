@@ -431,6 +431,7 @@ def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, cou
     """
     J, _, N, B = u.shape
     links = None
+    backward = torch.is_grad_enabled() and any(t.requires_grad for t in (u, w_hh, w_sparse))  # one to come
     if w_sparse.device.type != "meta" and _nonzero(w_sparse) <= SPARSE_FRACTION * w_sparse.numel():
         j, d, post, pre = (w_sparse != 0).nonzero().unbind(1)
         dst = ((j * 2 + 1 - d) * N + post)  # the row of the receiving unit in the (J * 2 * N, B) states
@@ -438,7 +439,7 @@ def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, cou
         links = (dst, src)
         w = w_hh.reshape(J * 2, N, N)
         w_k = w_sparse[j, d, post, pre]  # (K,): gradients reach w_sparse through the indexing
-    elif coupling == "eq3" and not all_steps and not w_sparse.requires_grad and torch.is_grad_enabled():
+    elif coupling == "eq3" and not all_steps and not w_sparse.requires_grad and backward:
         # fixed connections between the modules (the metrics): only the diagonal blocks, W_hh, need
         # a gradient, so the backward pass forms that alone (half the full matrix's)
         with torch.no_grad():
@@ -448,13 +449,12 @@ def two_modules(u: torch.Tensor, w_hh: torch.Tensor, w_sparse: torch.Tensor, cou
         w = recurrent_matrix(w_hh, w_sparse, coupling)  # (J, 2N, 2N)
         w_k = w.new_zeros(0)
     authors = coupling == "authors" and links is not None  # the full matrix already holds W_hh W_sparse
-    if all_steps:
+    if all_steps or not backward:
         with torch.no_grad():
-            return _two_module_states(u, w, w_k, links, authors, n_steps)[0]
-    if not (torch.is_grad_enabled() and any(t.requires_grad for t in (u, w, w_k))):
-        # no backward pass to come: keep h_T alone, so that the other steps' states are freed (the
-        # autograd Function returns a view of the states it saves)
-        return _two_module_states(u, w, w_k, links, authors, n_steps)[0][-1].clone()
+            states = _two_module_states(u, w, w_k, links, authors, n_steps)[0]
+        # without a backward pass, h_T alone is kept, so that the other steps' states are freed
+        # (the autograd Function returns a view of the states it saves)
+        return states if all_steps else states[-1].clone()
     return TwoModules.apply(u, w, w_k, links, authors, n_steps)
 
 
@@ -500,6 +500,14 @@ def _two_module_states(u, w, w_k, links, authors: bool, n_steps: int):
     return states, reads
 
 
+def _product_into(out: torch.Tensor, a: torch.Tensor, b: torch.Tensor, first: bool) -> None:
+    """out = a b (``first``) or out += a b, batched: a sum of products with no zero fill."""
+    if first:
+        torch.bmm(a, b, out=out)
+    else:
+        out.baddbmm_(a, b)
+
+
 class TwoModules(torch.autograd.Function):
     """:func:`two_modules`'s recurrence with a hand-written backward pass through time over one
     (T, J, 2, N, B) tensor of states, the weight gradients accumulated in place (about twice as
@@ -520,21 +528,22 @@ class TwoModules(torch.autograd.Function):
         flat = (lambda x: x.view(J * 2, N, B)) if links is not None else (lambda x: x.view(J, 2 * N, B))
         grad_h = grad_h.contiguous()
         # dL/d(pre-activation) at step t, g: at the last step written straight into grad_u, the sum
-        # of g over the steps (u enters every step); at the others into a spare tensor, then added
-        grad_u, spare = torch.empty_like(states[0]), None
+        # of g over the steps (u enters every step); at the others into g_t, then added to it
+        grad_u = torch.empty_like(states[0])
+        g_t = torch.empty_like(grad_u) if T > 1 else None
         w_t = w.transpose(1, 2).contiguous()  # a contiguous W^T: batched products with it run faster
-        # the weight gradients: the last step's product written, the earlier ones added (no zero fill)
-        grad_w = (w.new_empty(w.shape) if T > 1 else torch.zeros_like(w)) if ctx.needs_input_grad[1] else None
-        blocks = links is None and w_k.dim() == 4  # w_k: the links' weights, or W_hh alone (J, 2, N, N),
-        grad_k = None  # W holding fixed links
+        # the weight gradients: the last step's product written, the earlier ones added (no zero
+        # fill; a single step has no product, so they are zero)
+        fresh = torch.empty_like if T > 1 else torch.zeros_like
+        # w_k: the links' weights, or W_hh alone (J, 2, N, N) with W holding fixed links (blocks)
+        blocks = links is None and w_k.dim() == 4
+        grad_w = fresh(w) if ctx.needs_input_grad[1] else None
+        grad_k = None
         if ctx.needs_input_grad[2]:
-            grad_k = w_k.new_empty(w_k.shape) if blocks and T > 1 else torch.zeros_like(w_k)
+            grad_k = fresh(w_k) if blocks else torch.zeros_like(w_k)
         for t in reversed(range(T)):
             last = t == T - 1
-            if last:
-                g = grad_u
-            else:
-                g = spare = torch.empty_like(grad_u) if spare is None else spare
+            g = grad_u if last else g_t
             torch.ops.aten.tanh_backward.grad_input(grad_h, states[t], grad_input=g)
             if not last:
                 grad_u.add_(g)
@@ -543,16 +552,10 @@ class TwoModules(torch.autograd.Function):
             h_prev = states[t - 1]
             inp = reads[t - 1] if authors else h_prev  # what W multiplied at step t
             if grad_w is not None:
-                if last:
-                    torch.bmm(flat(g), flat(inp).transpose(1, 2), out=grad_w)
-                else:
-                    grad_w.baddbmm_(flat(g), flat(inp).transpose(1, 2))
+                _product_into(grad_w, flat(g), flat(inp).transpose(1, 2), first=last)
             if blocks and grad_k is not None:  # each module's own block: g^n (h^n)^T
-                product = (g.view(J * 2, N, B), inp.view(J * 2, N, B).transpose(1, 2))
-                if last:
-                    torch.bmm(*product, out=grad_k.view(J * 2, N, N))
-                else:
-                    grad_k.view(J * 2, N, N).baddbmm_(*product)
+                _product_into(grad_k.view(J * 2, N, N), g.view(J * 2, N, B),
+                              inp.view(J * 2, N, B).transpose(1, 2), first=last)
             back = torch.bmm(w_t, flat(g)).view_as(g)  # W^T g: to h_{t-1}, or to the read state
             g_signal = back if authors else g  # the gradient where the signal s_t enters
             if links is not None:

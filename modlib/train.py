@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from . import optim, runtime
 from .config import TrainConfig
-from .data import PairedDigits
+from .data import PairedDigits, network_inputs
 from .deepr import DeepR
 from .model import ModularRNN, per_network_loss
 
@@ -138,8 +138,7 @@ def train(
         order = torch.stack([torch.randperm(n, generator=g) for g in order_gens]).to(device)  # (E, n)
         for start in range(0, n, cfg.batch_size):
             idx = order[:, start : start + cfg.batch_size]  # (E, B)
-            rows = pairs[idx].transpose(1, 2).flatten()  # image of each (network, sub-network, example)
-            x = torch.index_select(images, 0, rows, out=x_buffer[: len(rows)]).view(E, 2, -1, images.shape[1])  # (E, 2, B, 784)
+            x = network_inputs(images, pairs, idx, out=x_buffer)  # (E, 2, B, 784)
             r_out, _ = model.decide(model(x))  # (E, B, C)
             loss = per_network_loss(r_out, target[idx])  # (E,)
             for p in model.parameters():
