@@ -207,6 +207,7 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)  # Adam's moment decays, with optimizer "adam" (the authors' code: PyTorch's defaults)
     adam_eps: float = 1e-8  # Adam's epsilon, with optimizer "adam" (the authors' code: PyTorch's default)
     freeze_readout: bool = False  # leave the readout (W_hr, b_hr; the bottleneck and its readout) at its initial values (paper: trained; the authors' code: never trained)
+    matmul: str = "float32"  # precision of the matrix products in training and in the metrics' retraining: "float32" (paper), "bf16" (bfloat16 inputs, float32 sums: CPUs with AVX512-BF16 or AMX), "tf32" (NVIDIA GPUs from Ampere on)
     deepr: DeepRConfig = field(default_factory=DeepRConfig)
 
     def __post_init__(self):
@@ -228,6 +229,7 @@ class TrainConfig:
         check_real(self, "adam_eps", 0, low_open=True)
         _set(self, "adam_betas", check_betas("adam_betas", self.adam_betas))
         check_bool(self, "freeze_readout")
+        check_choice(self, "matmul", ("float32", "bf16", "tf32"))
         if isinstance(self.deepr, dict):
             _set(self, "deepr", DeepRConfig(**self.deepr))
         if not isinstance(self.deepr, DeepRConfig):

@@ -48,6 +48,7 @@ ADDED_LATER = {
     "train.adam_betas": [0.9, 0.999],
     "train.adam_eps": 1e-8,
     "train.freeze_readout": False,
+    "train.matmul": "float32",
     "train.deepr.order": "adam_first",
     "train.deepr.reset_on_rewire": True,
     "train.deepr.init_with_replacement": False,

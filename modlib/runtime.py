@@ -8,13 +8,20 @@ every minibatch pays the kernel's page faults again to touch fresh memory: measu
 step at E = 100 drops from 0.25 s to 0.19 s. :func:`keep_freed_memory` asks malloc to keep freed
 memory in the process for reuse instead, the job PyTorch's performance guide gives to jemalloc or
 tcmalloc, without an extra library. The cost is that the process keeps its peak memory reserved.
+
+:func:`matmul_precision` sets the precision of the float32 matrix products for a block of work
+(``train.matmul``): float32 throughout (the default), or bfloat16 inputs with float32 sums on CPUs
+with bfloat16 hardware (``"bf16"``), or TensorFloat-32 on NVIDIA GPUs from Ampere on (``"tf32"``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
+
+import torch
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_MAX = -4
@@ -55,3 +62,50 @@ def keep_freed_memory() -> bool:
 def in_force() -> bool:
     """Whether :func:`keep_freed_memory` has been applied in this process."""
     return _done is True
+
+
+# train.matmul: the precision of the float32 matrix products, and torch's name for it on each
+# backend (torch.backends.mkldnn.matmul / torch.backends.cuda.matmul .fp32_precision)
+MATMUL = ("float32", "bf16", "tf32")
+_BACKEND_VALUE = {"float32": "ieee", "bf16": "bf16", "tf32": "tf32"}
+
+
+def check_matmul(matmul: str, device) -> None:
+    """Refuse, with one line, a ``train.matmul`` that ``device`` cannot run as asked: "bf16" needs
+    a CPU with bfloat16 hardware (AVX512-BF16 or AMX), "tf32" an NVIDIA GPU of compute capability
+    8.0 or later. Elsewhere torch would quietly compute in float32 and the table would name a
+    precision it was not made with."""
+    device = torch.device(device)
+    if matmul not in MATMUL:
+        raise ValueError(f"train.matmul must be one of {', '.join(MATMUL)}, got {matmul!r}")
+    if matmul == "bf16":
+        if device.type != "cpu":
+            raise ValueError(f"train.matmul = 'bf16' runs on the CPU (device 'cpu'), got device {str(device)!r}: "
+                             "on an NVIDIA GPU use 'tf32'")
+        if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+            raise ValueError("train.matmul = 'bf16' needs a CPU with bfloat16 instructions (AVX512-BF16 or AMX); "
+                             "this one has none: use 'float32'")
+    if matmul == "tf32":
+        if device.type != "cuda":
+            raise ValueError(f"train.matmul = 'tf32' runs on NVIDIA GPUs (device 'cuda'), got device {str(device)!r}: "
+                             "on a CPU with bfloat16 hardware use 'bf16'")
+        if torch.cuda.get_device_capability(device) < (8, 0):
+            raise ValueError("train.matmul = 'tf32' needs an NVIDIA GPU of compute capability 8.0 (Ampere) or later, "
+                             f"this one is {'.'.join(map(str, torch.cuda.get_device_capability(device)))}: use 'float32'")
+
+
+@contextlib.contextmanager
+def matmul_precision(matmul: str, device):
+    """Within the block, the float32 matrix products on ``device`` (bmm, baddbmm, matmul, einsum)
+    run at ``matmul``: "float32" exactly, "bf16" with bfloat16 inputs (8 bits of mantissa) and
+    float32 sums, "tf32" with TensorFloat-32 inputs (10 bits). Their inputs and outputs stay float32,
+    and so does everything else (the elementwise work, the optimizers' updates, index_add). Checked
+    first (:func:`check_matmul`); the previous setting comes back after the block."""
+    check_matmul(matmul, device)
+    backend = torch.backends.cuda.matmul if torch.device(device).type == "cuda" else torch.backends.mkldnn.matmul
+    before = backend.fp32_precision
+    backend.fp32_precision = _BACKEND_VALUE[matmul]
+    try:
+        yield
+    finally:
+        backend.fp32_precision = before

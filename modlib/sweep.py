@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import experiment as ex
+from . import runtime
 from . import store as st
 from .config import N_HIDDEN, ConfigError
 from .experiment import Experiment
@@ -188,6 +189,11 @@ def check(sweep: Sweep, chunk_size: int = 20, device: str = "cpu") -> list[Exper
     except (RuntimeError, ValueError) as err:
         raise ConfigError(f"device: {err}") from None
     experiments = grid(sweep)
+    for matmul in sorted({e.train.matmul for e in experiments}):
+        try:
+            runtime.check_matmul(matmul, device)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     for d, task in {(e.data, e.task) for e in experiments}:
         for name, split in (("n_train", "train"), ("n_test", "test")):
             value = getattr(d, name)
@@ -247,9 +253,10 @@ def measure(experiments, device: str = "cpu", compile: bool = False, progress: b
                                     val_data=val_data if first.train.max_epochs else None,
                                     test_every_epoch=False)  # the table records the final accuracy only
     start = time.perf_counter()
-    table = mx.compute_all(nets["standard"], nets["bottleneck"], train_data, test_data, first.metrics,
-                           accuracy_standard=results["standard"].accuracy,
-                           accuracy_bottleneck=results["bottleneck"].accuracy, progress=progress)
+    with runtime.matmul_precision(first.train.matmul, device):  # the metrics' retraining as the training
+        table = mx.compute_all(nets["standard"], nets["bottleneck"], train_data, test_data, first.metrics,
+                               accuracy_standard=results["standard"].accuracy,
+                               accuracy_bottleneck=results["bottleneck"].accuracy, progress=progress)
     position = table["network"].to_numpy()
     for arch, res in results.items():
         here = (table["architecture"] == arch).to_numpy()

@@ -82,6 +82,8 @@ def train(
     ``compile=True`` fuses the optimizers' elementwise updates with torch.compile (about 20 s to
     compile once per process, then several times faster for many networks; the same numbers to
     float rounding: the fused kernels may round a last bit differently).
+    The matrix products run at ``cfg.matmul``'s precision (:func:`modlib.runtime.matmul_precision`;
+    refused at once where the device cannot run it).
     ``on_step(epoch, step, model, deepr)``, if given, is called after every minibatch's Deep-R
     update (``step`` counts minibatches from 1), e.g. with a :class:`modlib.deepr.ConnectionLog`.
     Returns per-network test (and validation) accuracy after each epoch; with
@@ -95,7 +97,16 @@ def train(
         raise ValueError("the longer schedule (max_epochs > 0) stops on validation accuracy: pass val_data "
                          "(pairs held out from the training images, data.val_fraction > 0)")
     device = _check_device(device)
+    runtime.check_matmul(cfg.matmul, device)
     runtime.keep_freed_memory()
+    with runtime.matmul_precision(cfg.matmul, device):
+        return _train(model, train_data, test_data, cfg, device, progress, compile, on_step, val_data,
+                      test_every_epoch)
+
+
+def _train(model, train_data, test_data, cfg, device, progress, compile, on_step, val_data,
+           test_every_epoch) -> TrainResult:
+    """:func:`train` once its arguments are checked, at its matrix-product precision."""
     model.to(device)
     E, n = model.n_networks, len(train_data)
     if n < 1:

@@ -257,6 +257,9 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     (["--set", "model.cell=gru", "--coupling", "authors"], "model.coupling must be 'eq3' with the gru cell"),
     (["--set", "task.name=bandwidth", "task.bits=4"], "task.bits must be an integer in [0, 3]"), (["--grid", "model.coupling=eq3,eq3"], "twice"),
     (["--grid", "train.deepr.betas=0.9"], "betas"), (["--set", "data.n_train=5", "--n-train", "6"], "twice"),
+    (["--set", "train.matmul=fp16"], "train.matmul must be one of"),
+    (["--set", "train.matmul=tf32"] if not __import__("torch").cuda.is_available()
+     else ["--set", "train.matmul=bf16", "--device", "cuda"], "train.matmul = "),
     (["--executor", "spark"], "invalid choice"), (["--device", "cuda:0"] if not __import__("torch").cuda.is_available()
                                                   else ["--device", "tpu"], "device"),
 ])
