@@ -2,6 +2,9 @@
 with the paper's settings (MetricsConfig defaults), next to the time to train the same networks.
 
 Usage: python benchmarks/metrics_throughput.py [--networks 1 20] [--n-train N] [--compile] [--threads T]
+       [--matmul float32|bf16|tf32]
+With ``--matmul`` the metrics and the training run at that precision of the matrix products
+(``train.matmul``, as a sweep runs them).
 Training time: one epoch of modlib.train.train is timed for each architecture and multiplied by the
 paper's epochs (5 standard, 7 bottleneck); the metrics run on freshly initialised networks (their
 cost does not depend on the weights). Prints one block per E.
@@ -13,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from modlib import config, data, metrics, model, train
+from modlib import config, data, metrics, model, runtime, train
 
 
 def timed(fn):
@@ -28,7 +31,10 @@ def main():
     ap.add_argument("--n-train", type=int, default=None, help="training pairs (default: all, about 48k)")
     ap.add_argument("--compile", action="store_true", help="train with compile=True (fused optimizers)")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap.add_argument("--matmul", default="float32", choices=runtime.MATMUL,
+                    help="precision of the matrix products (train.matmul; default float32)")
     args = ap.parse_args()
+    runtime.check_matmul(args.matmul, "cpu")
     if args.threads:
         torch.set_num_threads(args.threads)
     tr = data.paired_mnist("train", n=args.n_train)
@@ -36,7 +42,8 @@ def main():
     cfg = metrics.MetricsConfig()
     print(f"{len(tr)} train / {len(te)} test pairs, torch threads {torch.get_num_threads()}, "
           f"MetricsConfig defaults (bottleneck {cfg.bottleneck_epochs} epochs, mask {cfg.mask_epochs} epoch, "
-          f"q = {cfg.q}, all test pairs for correlation, {cfg.cka_repeats} CKA pairings)")
+          f"q = {cfg.q}, all test pairs for correlation, {cfg.cka_repeats} CKA pairings), "
+          f"matrix products: {args.matmul}")
     for E in args.networks:
         ps = list(np.geomspace(1e-4, 1, 10))
         p = [ps[i % len(ps)] for i in range(E)] if E > 1 else [0.01]
@@ -44,15 +51,16 @@ def main():
         std = model.ModularRNN(p, seeds)
         bott = model.ModularRNN(p, seeds, config.ModelConfig(bottleneck=5))
         times = {}
-        _, times["bottleneck"] = timed(lambda: metrics.bottleneck_metric(bott, tr, te, cfg))
-        _, times["weight_mask"] = timed(lambda: metrics.weight_mask_metric(std, tr, te, cfg))
-        h, t_states = timed(lambda: metrics.final_states(std, te, cfg.eval_batch_size))
-        _, t_corr = timed(lambda: metrics.correlation_metric(std, te, cfg, states=h))
-        _, t_cka = timed(lambda: metrics.cka_distance_metric(std, te, cfg, states=h))
-        times["correlation (+ test states)"] = t_states + t_corr
-        times["cka_distance"] = t_cka
+        with runtime.matmul_precision(args.matmul, "cpu"):  # as a sweep runs the metrics
+            _, times["bottleneck"] = timed(lambda: metrics.bottleneck_metric(bott, tr, te, cfg))
+            _, times["weight_mask"] = timed(lambda: metrics.weight_mask_metric(std, tr, te, cfg))
+            h, t_states = timed(lambda: metrics.final_states(std, te, cfg.eval_batch_size))
+            _, t_corr = timed(lambda: metrics.correlation_metric(std, te, cfg, states=h))
+            _, t_cka = timed(lambda: metrics.cka_distance_metric(std, te, cfg, states=h))
+            times["correlation (+ test states)"] = t_states + t_corr
+            times["cka_distance"] = t_cka
         total = sum(times.values())
-        one_epoch = config.TrainConfig(epochs=1)
+        one_epoch = config.TrainConfig(epochs=1, matmul=args.matmul)
         _, t_std = timed(lambda: train.train(model.ModularRNN(p, seeds), tr, te, one_epoch, progress=False,
                                              compile=args.compile))
         _, t_bott = timed(lambda: train.train(model.ModularRNN(p, seeds, config.ModelConfig(bottleneck=5)), tr, te,

@@ -13,10 +13,12 @@ Prints, measured side by side in one run on this machine:
 A network-epoch is one pass over the ~48k training pairs; each run here trains on a slice of
 ``--pairs`` pairs and scales (the cost per step does not depend on the epoch).
 Usage: python benchmarks/train_throughput.py [--pairs 3840] [--sizes 1 10 100] [--device cpu|cuda]
-       [--cell rnn leaky gru lstm]
+       [--cell rnn leaky gru lstm] [--matmul float32|bf16|tf32]
 With ``--cell`` each cell is timed the same way, its plain loop written with torch's own cell module.
 With ``--device cuda`` the batched trainer runs on the GPU (its matmul rate measured there); the plain
 loop and the floor, written for the CPU, are skipped.
+With ``--matmul bf16`` (or ``tf32`` on a GPU) the batched trainer, the breakdown and the floor run their
+matrix products at that precision (``train.matmul``); the plain loop stays float32.
 """
 
 from __future__ import annotations
@@ -251,7 +253,10 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda: the batched trainer only)")
     ap.add_argument("--cell", nargs="+", default=["rnn"], choices=config.CELLS,
                     help="cells to time (default: rnn, eq. (3)); the floor is printed for rnn only")
+    ap.add_argument("--matmul", default="float32", choices=runtime.MATMUL,
+                    help="precision of the batched trainer's matrix products (train.matmul; default float32)")
     args = ap.parse_args()
+    runtime.check_matmul(args.matmul, args.device)
     on_cpu = torch.device(args.device).type == "cpu"
     # The allocator setting the trainer applies (modlib.runtime), applied to the plain loop too.
     kept = runtime.keep_freed_memory()
@@ -259,13 +264,19 @@ def main() -> None:
     train_data = data.paired_mnist("train", n=args.pairs)
     test_data = data.paired_mnist("test", n=200)
     peak = matmul_rate(device=args.device)
+    with runtime.matmul_precision(args.matmul, args.device):
+        peak_at = matmul_rate(device=args.device)
     scale = PAIRS_PER_EPOCH / args.pairs
     fl = flops_per_pair() * PAIRS_PER_EPOCH / 1e9  # GFLOP per network-epoch
     where = f"{torch.get_num_threads()} threads" if on_cpu else torch.cuda.get_device_name(args.device)
     print(f"torch {torch.__version__}, {where}, malloc keeps freed memory: {kept}; "
-          f"float32 matmul (2048^2): {peak:.0f} GFLOP/s")
+          f"float32 matmul (2048^2): {peak:.0f} GFLOP/s"
+          + (f", at {args.matmul}: {peak_at:.0f} GFLOP/s" if args.matmul != "float32" else ""))
+    if args.matmul != "float32":
+        print(f"the batched trainer, the breakdown and the floor: matrix products at {args.matmul} "
+              "(percentages: of the float32 rate)")
     print(f"work per network-epoch: {fl:.1f} GFLOP ({PAIRS_PER_EPOCH} pairs, batch 128); timed on {args.pairs} pairs")
-    cfg = config.TrainConfig(epochs=1)
+    cfg = config.TrainConfig(epochs=1, matmul=args.matmul)
     warm_data = data.paired_mnist("train", n=256)
 
     for cell in args.cell:
@@ -304,9 +315,10 @@ def main() -> None:
     print(f"{'population':<10} {'gather':>7} {'forward':>8} {'backward':>9} {'Adadelta':>9} {'Deep-R':>7} "
           f"{'total':>7} {'net-ep/s':>9} | {'matmuls':>8} {'updates':>8} {'rest':>6} {'floor net-ep/s':>15}")
     for name, p in populations.items():
-        ms = step_breakdown(p, train_data)
-        total = sum(ms.values())
-        mm, upd = (t * 1e3 for t in step_floor(p))
+        with runtime.matmul_precision(args.matmul, args.device):
+            ms = step_breakdown(p, train_data)
+            total = sum(ms.values())
+            mm, upd = (t * 1e3 for t in step_floor(p))
         print(f"{name:<10} {ms['gather']:7.1f} {ms['forward']:8.1f} {ms['backward']:9.1f} {ms['Adadelta']:9.1f} "
               f"{ms['Deep-R']:7.1f} {total:7.1f} {E / (total / 1e3 * steps):9.3f} | {mm:8.1f} {upd:8.1f} "
               f"{total - mm - upd:6.1f} {E / ((mm + upd) / 1e3 * steps):15.3f}")
