@@ -10,12 +10,16 @@ the median step of each and the median of the paired differences, for the three 
 ``benchmarks/train_throughput.py`` (mixed p; the paper sweep's sparse and dense chunks).
 
 Usage: python benchmarks/paired_steps.py --against REV [--networks 100] [--steps 50]
-       [--populations mixed sparse dense]
+       [--populations mixed sparse dense] [--matmul float32|bf16]
+With ``--matmul bf16`` this tree's steps run their matrix products at that precision
+(``train.matmul``) and the baseline's in float32: ``--against HEAD --matmul bf16`` measures what
+the setting gains, on the same code.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import subprocess
@@ -47,8 +51,10 @@ def populations(E: int) -> dict[str, list[float]]:
             "dense": np.repeat(PAPER_P[5:], -(-E // 5))[:E].tolist()}
 
 
-def paired(packages: dict, p: list[float], train_data, steps: int, warm: int = 10) -> dict[str, np.ndarray]:
-    """Milliseconds of each of ``steps`` training steps for each package, taken alternately."""
+def paired(packages: dict, p: list[float], train_data, steps: int, warm: int = 10,
+           precision: dict | None = None) -> dict[str, np.ndarray]:
+    """Milliseconds of each of ``steps`` training steps for each package, taken alternately (each at
+    its matrix-product precision in ``precision``, a context manager factory per package name)."""
     E = len(p)
     images, pairs, target = train_data.images, train_data.pairs, train_data.target
     runs = {}
@@ -67,20 +73,21 @@ def paired(packages: dict, p: list[float], train_data, steps: int, warm: int = 1
         start = (i * B) % (len(train_data) - B)
         for name in (names if i % 2 else names[::-1]):  # who goes first alternates
             run = runs[name]
-            t0 = time.perf_counter()
-            idx = order[:, start:start + B]
-            rows = pairs[idx].transpose(1, 2).flatten()
-            x = torch.index_select(images, 0, rows, out=run["buffer"]).view(E, 2, B, -1)
-            r_out, _ = run["net"].decide(run["net"](x))
-            loss = run["loss"](r_out, target[idx])
-            for q in run["net"].parameters():
-                q.grad = None
-            loss.sum().backward()
-            with torch.no_grad():
-                run["adadelta"](run["dense"], [q.grad for q in run["dense"]], *run["state"], lr, 0.9, 1e-6)
-            run["deepr"].step()
-            if i >= warm:
-                times[name].append((time.perf_counter() - t0) * 1e3)
+            with precision[name]() if precision else contextlib.nullcontext():
+                t0 = time.perf_counter()
+                idx = order[:, start:start + B]
+                rows = pairs[idx].transpose(1, 2).flatten()
+                x = torch.index_select(images, 0, rows, out=run["buffer"]).view(E, 2, B, -1)
+                r_out, _ = run["net"].decide(run["net"](x))
+                loss = run["loss"](r_out, target[idx])
+                for q in run["net"].parameters():
+                    q.grad = None
+                loss.sum().backward()
+                with torch.no_grad():
+                    run["adadelta"](run["dense"], [q.grad for q in run["dense"]], *run["state"], lr, 0.9, 1e-6)
+                run["deepr"].step()
+                if i >= warm:
+                    times[name].append((time.perf_counter() - t0) * 1e3)
     return {name: np.array(t) for name, t in times.items()}
 
 
@@ -91,6 +98,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50, help="timed steps of each (after 10 untimed)")
     ap.add_argument("--populations", nargs="+", default=["mixed", "sparse", "dense"],
                     choices=["mixed", "sparse", "dense"])
+    ap.add_argument("--matmul", default="float32", choices=["float32", "bf16"],
+                    help="this tree's matrix-product precision (train.matmul); the baseline's is float32")
     args = ap.parse_args()
     if args.networks < 1 or args.steps < 1:
         sys.exit("--networks and --steps must be at least 1")
@@ -110,6 +119,13 @@ def main() -> None:
         for pkg in packages.values():
             for sub in ("model", "deepr", "optim"):
                 importlib.import_module(f"{pkg.__name__}.{sub}")
+        runtime.check_matmul(args.matmul, "cpu")
+        this, base = packages
+        precision = {this: lambda: runtime.matmul_precision(args.matmul, "cpu"),
+                     base: lambda: runtime.matmul_precision("float32", "cpu")}
+        if args.matmul != "float32":
+            packages = {f"this tree at {args.matmul}": packages[this], base: packages[base]}
+            precision[f"this tree at {args.matmul}"] = precision.pop(this)
         train_data = data.paired_mnist("train", n=3840)
         E = args.networks
         print(f"E = {E}, {args.steps} steps of each, alternating; ms per step (median), and the median of the "
@@ -117,7 +133,7 @@ def main() -> None:
         for name, p in populations(E).items():
             if name not in args.populations:
                 continue
-            ms = paired(packages, p, train_data, args.steps)
+            ms = paired(packages, p, train_data, args.steps, precision=precision)
             new, old = ms.values()
             diff = float(np.median(new - old))
             rate = {k: E / (np.median(v) / 1e3 * PAIRS_PER_EPOCH / B) for k, v in ms.items()}

@@ -216,6 +216,28 @@ def extremes(summ: pd.DataFrame, by: tuple[str, ...] = (), metrics=("bottleneck"
     return out.set_index(list(by)) if by else out
 
 
+def agreement(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """How two tables of the same grid measured with different code or settings agree: for each
+    architecture, metric and p, the mean specialization over seeds in each (``mean_a``, ``mean_b``),
+    their difference ``b - a`` and that difference in units of its standard error,
+    ``z = (mean_b - mean_a) / sqrt(std_a^2 / n_a + std_b^2 / n_b)`` (0 where both spreads are 0);
+    and the same for the global accuracy (metric ``"accuracy"``). Two tables that measure the same
+    thing give |z| mostly below 2."""
+    parts = []
+    for name, t in (("a", a), ("b", b)):
+        spec = specialization(t).rename(columns={"specialization": "value"})
+        nets = t.drop_duplicates(["network", "architecture"]).assign(metric="accuracy")
+        both = pd.concat([spec[["architecture", "metric", "p", "value"]],
+                          nets[["architecture", "metric", "p", "accuracy"]].rename(columns={"accuracy": "value"})])
+        parts.append(both.groupby(["architecture", "metric", "p"])["value"]
+                     .agg(["mean", "std", "size"]).add_suffix(f"_{name}"))
+    out = parts[0].join(parts[1], how="inner").reset_index()
+    out["difference"] = out["mean_b"] - out["mean_a"]
+    se = np.sqrt(out["std_a"] ** 2 / out["size_a"] + out["std_b"] ** 2 / out["size_b"])
+    out["z"] = np.where(se > 0, out["difference"] / se.where(se > 0, 1.0), 0.0)
+    return out.rename(columns={"size_a": "n_a", "size_b": "n_b"})
+
+
 def same_sweep(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """Whether two tables cover the same grid (p, seeds) at the same data sizes, so that their
     curves can be compared point by point."""

@@ -110,3 +110,21 @@ def test_another_reading_is_compared_only_on_the_same_grid(tmp_path):
     (tmp_path / "bigger.csv").write_text(table.assign(n_train=200).to_csv(index=False))
     assert results.reading(table, tmp_path / "bigger.csv") is None
     assert results.reading(table, tmp_path / "missing.csv") is None
+
+
+def test_agreement_of_two_tables_known_answers():
+    """A table agrees with itself exactly (difference 0, z 0 everywhere); raising every accuracy by
+    0.01 moves exactly the accuracy rows, by 0.01, and z is 0.01 over the standard error of two
+    equal spreads."""
+    table = results.load("results/paper.csv")
+    same = results.agreement(table, table)
+    # ten p of: the bottleneck network's metric and accuracy, the standard one's three metrics and accuracy
+    assert len(same) == 10 * (2 + 4)
+    assert (same["difference"] == 0).all() and (same["z"] == 0).all()
+    assert (same["n_a"] == 10).all() and (same["n_b"] == 10).all()
+    shifted = results.agreement(table, table.assign(accuracy=table["accuracy"] + 0.01))
+    acc = shifted["metric"] == "accuracy"
+    assert np.allclose(shifted.loc[acc, "difference"], 0.01)
+    spread = np.sqrt(2 * shifted.loc[acc, "std_a"] ** 2 / 10)
+    assert np.allclose(shifted.loc[acc, "z"], np.where(spread > 0, 0.01 / spread, 0.0))
+    assert (shifted.loc[~acc, "difference"] == 0).all()

@@ -294,6 +294,15 @@ def test_committed_tables_match_the_current_configuration():
     assert set(authors["coupling"]) == {"authors"}
     assert authors["code"].nunique() == 1 and not authors["commit"].str.endswith("-dirty").any()
     assert authors["network"].nunique() == 100
+    # the paper sweep with bf16 products: the paper grid's networks with train.matmul = bf16, each its
+    # own experiment (no row shared with the float32 table), from one clean commit
+    bf16 = pd.read_csv(root / "paper_bf16.csv")
+    low = sweep.Sweep(ex.override(sweep.PROFILES["paper"].base, {"train.matmul": "bf16"}),
+                      axes=sweep.PROFILES["paper"].axes, seeds=sweep.PROFILES["paper"].seeds)
+    assert set(bf16["sweep"]) == {low.hash()} and bf16["network"].nunique() == 100
+    assert set(bf16["experiment"]) == {ex.experiment_hash(e) for e in sweep.grid(low)}
+    assert not set(bf16["experiment"]) & set(paper["experiment"]) and not set(bf16["key"]) & set(paper["key"])
+    assert bf16["code"].nunique() == 1 and not bf16["commit"].str.endswith("-dirty").any()
 
 
 @pytest.mark.parametrize("profile, networks", [("cells", 72), ("fashion", 18), ("resources", 60),
