@@ -6,7 +6,8 @@
 #      every tensor stays on the device, a CUDA request is honoured (tests/test_train.py, test_model.py);
 #   3. a small real sweep with --device cuda (4 values of p x 2 seeds, both architectures, every metric,
 #      through the store), timed, and its table's accuracies printed;
-#   4. the throughput benchmark's batched trainer on CUDA at E = 1, 10, 100 (network-epochs per second).
+#   4. the throughput benchmark's batched trainer on CUDA at E = 1, 10, 100 (network-epochs per second),
+#      and at E = 100 with TF32 products (train.matmul=tf32) where the GPU has them (Ampere or later).
 # Usage: bash benchmarks/cuda_check.sh [OUT]   (OUT: where the sweep's store goes; default a temporary folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,3 +43,8 @@ EOF
 
 echo "== 4. throughput on CUDA"
 "$PY" benchmarks/train_throughput.py --device cuda --sizes 1 10 100
+if "$PY" -c "import sys, torch; sys.exit(torch.cuda.get_device_capability(0) < (8, 0))"; then
+  "$PY" benchmarks/train_throughput.py --device cuda --sizes 100 --matmul tf32
+else
+  echo "(no TF32 on this GPU: compute capability below 8.0)"
+fi

@@ -11,6 +11,7 @@ cost does not depend on the weights). Prints one block per E.
 """
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -34,7 +35,10 @@ def main():
     ap.add_argument("--matmul", default="float32", choices=runtime.MATMUL,
                     help="precision of the matrix products (train.matmul; default float32)")
     args = ap.parse_args()
-    runtime.check_matmul(args.matmul, "cpu")
+    try:
+        runtime.check_matmul(args.matmul, "cpu")
+    except ValueError as err:
+        sys.exit(str(err))
     if args.threads:
         torch.set_num_threads(args.threads)
     tr = data.paired_mnist("train", n=args.n_train)

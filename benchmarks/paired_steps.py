@@ -119,7 +119,10 @@ def main() -> None:
         for pkg in packages.values():
             for sub in ("model", "deepr", "optim"):
                 importlib.import_module(f"{pkg.__name__}.{sub}")
-        runtime.check_matmul(args.matmul, "cpu")
+        try:
+            runtime.check_matmul(args.matmul, "cpu")
+        except ValueError as err:
+            sys.exit(str(err))
         this, base = packages
         precision = {this: lambda: runtime.matmul_precision(args.matmul, "cpu"),
                      base: lambda: runtime.matmul_precision("float32", "cpu")}

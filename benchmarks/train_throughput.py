@@ -24,6 +24,7 @@ matrix products at that precision (``train.matmul``); the plain loop stays float
 from __future__ import annotations
 
 import argparse
+import sys
 import math
 import time
 
@@ -256,7 +257,10 @@ def main() -> None:
     ap.add_argument("--matmul", default="float32", choices=runtime.MATMUL,
                     help="precision of the batched trainer's matrix products (train.matmul; default float32)")
     args = ap.parse_args()
-    runtime.check_matmul(args.matmul, args.device)
+    try:
+        runtime.check_matmul(args.matmul, args.device)
+    except ValueError as err:
+        sys.exit(str(err))
     on_cpu = torch.device(args.device).type == "cpu"
     # The allocator setting the trainer applies (modlib.runtime), applied to the plain loop too.
     kept = runtime.keep_freed_memory()
