@@ -64,10 +64,12 @@ def in_force() -> bool:
     return _done is True
 
 
-# train.matmul: the precision of the float32 matrix products, and torch's name for it on each
-# backend (torch.backends.mkldnn.matmul / torch.backends.cuda.matmul .fp32_precision)
+# train.matmul: the precision of the float32 matrix products, and torch's name for it. Set through
+# torch.set_float32_matmul_precision, which sets both backends' fp32_precision (mkldnn on the CPU:
+# "medium" is bf16; CUDA: "high" and "medium" are TF32) and keeps torch.get_float32_matmul_precision
+# working: after a backend's setting alone is changed, that getter raises (torch's compiler calls it)
 MATMUL = ("float32", "bf16", "tf32")
-_BACKEND_VALUE = {"float32": "ieee", "bf16": "bf16", "tf32": "tf32"}
+_TORCH_NAME = {"float32": "highest", "bf16": "medium", "tf32": "high"}
 
 
 def check_matmul(matmul: str, device) -> None:
@@ -102,10 +104,11 @@ def matmul_precision(matmul: str, device):
     and so does everything else (the elementwise work, the optimizers' updates, index_add). Checked
     first (:func:`check_matmul`); the previous setting comes back after the block."""
     check_matmul(matmul, device)
-    backend = torch.backends.cuda.matmul if torch.device(device).type == "cuda" else torch.backends.mkldnn.matmul
-    before = backend.fp32_precision
-    backend.fp32_precision = _BACKEND_VALUE[matmul]
+    backends = (torch.backends.mkldnn.matmul, torch.backends.cuda.matmul)
+    before = [backend.fp32_precision for backend in backends]
+    torch.set_float32_matmul_precision(_TORCH_NAME[matmul])
     try:
         yield
     finally:
-        backend.fp32_precision = before
+        for backend, value in zip(backends, before):
+            backend.fp32_precision = value

@@ -97,9 +97,8 @@ def train(
         raise ValueError("the longer schedule (max_epochs > 0) stops on validation accuracy: pass val_data "
                          "(pairs held out from the training images, data.val_fraction > 0)")
     device = _check_device(device)
-    runtime.check_matmul(cfg.matmul, device)
     runtime.keep_freed_memory()
-    with runtime.matmul_precision(cfg.matmul, device):
+    with runtime.matmul_precision(cfg.matmul, device):  # checks cfg.matmul first
         return _train(model, train_data, test_data, cfg, device, progress, compile, on_step, val_data,
                       test_every_epoch)
 

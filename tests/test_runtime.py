@@ -75,13 +75,15 @@ def test_bf16_products_are_those_of_the_rounded_inputs_and_the_setting_comes_bac
     gen = torch.Generator().manual_seed(0)
     a, b = torch.randn(8, 64, 300, generator=gen), torch.randn(8, 300, 32, generator=gen)
     exact = torch.bmm(a.double(), b.double())
-    before = torch.backends.mkldnn.matmul.fp32_precision
+    backends = (torch.backends.mkldnn.matmul, torch.backends.cuda.matmul)
+    before = [backend.fp32_precision for backend in backends]
     with runtime.matmul_precision("bf16", "cpu"):
+        assert torch.get_float32_matmul_precision() == "medium"  # torch's own getter still answers
         low = torch.bmm(a, b)
         with runtime.matmul_precision("float32", "cpu"):
             again = torch.bmm(a, b)
         low_einsum = torch.einsum("eij,ejk->eik", a, b)
-    assert torch.backends.mkldnn.matmul.fp32_precision == before
+    assert [backend.fp32_precision for backend in backends] == before
     rounded = torch.bmm(_bf16(a).double(), _bf16(b).double())
     assert low.dtype == torch.float32
     assert (low.double() - rounded).abs().max() < 1e-3  # float32 sums of the rounded products
