@@ -91,6 +91,9 @@ def check_matmul(matmul: str, device) -> None:
         if device.type != "cuda":
             raise ValueError(f"train.matmul = 'tf32' runs on NVIDIA GPUs (device 'cuda'), got device {str(device)!r}: "
                              "on a CPU with bfloat16 hardware use 'bf16'")
+        if not torch.cuda.is_available():
+            raise ValueError("train.matmul = 'tf32' runs on NVIDIA GPUs, and torch sees none here "
+                             "(torch.cuda.is_available() is False): use 'float32'")
         if torch.cuda.get_device_capability(device) < (8, 0):
             raise ValueError("train.matmul = 'tf32' needs an NVIDIA GPU of compute capability 8.0 (Ampere) or later, "
                              f"this one is {'.'.join(map(str, torch.cuda.get_device_capability(device)))}: use 'float32'")

@@ -109,6 +109,16 @@ def test_a_precision_the_device_cannot_run_is_refused_in_one_line(matmul, device
         assert torch.equal(net.w_ih, model.ModularRNN([1.0], [0]).w_ih)
 
 
+def test_tf32_is_refused_in_one_line_where_torch_sees_no_gpu_of_its_kind():
+    from modlib import runtime
+
+    if torch.cuda.is_available() and torch.cuda.get_device_capability(0) >= (8, 0):
+        runtime.check_matmul("tf32", "cuda")  # an Ampere or later GPU runs it
+        return
+    with pytest.raises(ValueError, match="train.matmul = 'tf32'"):
+        runtime.check_matmul("tf32", "cuda")
+
+
 def test_the_setting_names_match_the_config():
     from modlib import config, runtime
 
