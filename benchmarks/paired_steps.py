@@ -19,7 +19,6 @@ the setting gains, on the same code.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import io
 import subprocess
@@ -51,10 +50,12 @@ def populations(E: int) -> dict[str, list[float]]:
             "dense": np.repeat(PAPER_P[5:], -(-E // 5))[:E].tolist()}
 
 
-def paired(packages: dict, p: list[float], train_data, steps: int, warm: int = 10,
-           precision: dict | None = None) -> dict[str, np.ndarray]:
-    """Milliseconds of each of ``steps`` training steps for each package, taken alternately (each at
-    its matrix-product precision in ``precision``, a context manager factory per package name)."""
+def paired(packages: dict, p: list[float], train_data, steps: int, precision: dict,
+           warm: int = 10) -> dict[str, np.ndarray]:
+    """Milliseconds of each of ``steps`` training steps for each package, taken alternately, each at
+    its matrix-product precision (``precision``: train.matmul per package name)."""
+    from modlib import data, runtime
+
     E = len(p)
     images, pairs, target = train_data.images, train_data.pairs, train_data.target
     runs = {}
@@ -73,11 +74,10 @@ def paired(packages: dict, p: list[float], train_data, steps: int, warm: int = 1
         start = (i * B) % (len(train_data) - B)
         for name in (names if i % 2 else names[::-1]):  # who goes first alternates
             run = runs[name]
-            with precision[name]() if precision else contextlib.nullcontext():
+            with runtime.matmul_precision(precision[name], "cpu"):
                 t0 = time.perf_counter()
                 idx = order[:, start:start + B]
-                rows = pairs[idx].transpose(1, 2).flatten()
-                x = torch.index_select(images, 0, rows, out=run["buffer"]).view(E, 2, B, -1)
+                x = data.network_inputs(images, pairs, idx, out=run["buffer"])
                 r_out, _ = run["net"].decide(run["net"](x))
                 loss = run["loss"](r_out, target[idx])
                 for q in run["net"].parameters():
@@ -110,25 +110,21 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     from modlib import data, runtime
 
+    try:
+        runtime.check_matmul(args.matmul, "cpu")
+    except ValueError as err:
+        sys.exit(str(err))
     runtime.keep_freed_memory()
+    this = "this tree" if args.matmul == "float32" else f"this tree at {args.matmul}"
+    precision = {this: args.matmul, rev.stdout.strip(): "float32"}
     with tempfile.TemporaryDirectory() as tmp:
         extract(args.against, Path(tmp), "modlib_against")
         sys.path.insert(0, tmp)
-        packages = {"this tree": importlib.import_module("modlib"),
+        packages = {this: importlib.import_module("modlib"),
                     rev.stdout.strip(): importlib.import_module("modlib_against")}
         for pkg in packages.values():
             for sub in ("model", "deepr", "optim"):
                 importlib.import_module(f"{pkg.__name__}.{sub}")
-        try:
-            runtime.check_matmul(args.matmul, "cpu")
-        except ValueError as err:
-            sys.exit(str(err))
-        this, base = packages
-        precision = {this: lambda: runtime.matmul_precision(args.matmul, "cpu"),
-                     base: lambda: runtime.matmul_precision("float32", "cpu")}
-        if args.matmul != "float32":
-            packages = {f"this tree at {args.matmul}": packages[this], base: packages[base]}
-            precision[f"this tree at {args.matmul}"] = precision.pop(this)
         train_data = data.paired_mnist("train", n=3840)
         E = args.networks
         print(f"E = {E}, {args.steps} steps of each, alternating; ms per step (median), and the median of the "
@@ -136,7 +132,7 @@ def main() -> None:
         for name, p in populations(E).items():
             if name not in args.populations:
                 continue
-            ms = paired(packages, p, train_data, args.steps, precision=precision)
+            ms = paired(packages, p, train_data, args.steps, precision)
             new, old = ms.values()
             diff = float(np.median(new - old))
             rate = {k: E / (np.median(v) / 1e3 * PAIRS_PER_EPOCH / B) for k, v in ms.items()}

@@ -225,8 +225,7 @@ def step_breakdown(p: list[float], train_data: data.PairedDigits, steps: int = 3
         start = (i * B) % (len(train_data) - B)
         t0 = time.perf_counter()
         idx = order[:, start : start + B]
-        rows = pairs[idx].transpose(1, 2).flatten()
-        x = torch.index_select(images, 0, rows, out=buffer).view(E, 2, B, -1)
+        x = data.network_inputs(images, pairs, idx, out=buffer)
         t1 = time.perf_counter()
         r_out, _ = net.decide(net(x))
         loss = model.per_network_loss(r_out, target[idx])

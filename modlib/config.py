@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 N_HIDDEN = 100  # N, units per sub-network (paper: 100)
 CELLS = ("rnn", "leaky", "gru", "lstm")
+MATMUL = ("float32", "bf16", "tf32")  # train.matmul: the precisions of the matrix products (modlib.runtime)
 GATES = {"rnn": 1, "leaky": 1, "gru": 3, "lstm": 4}  # blocks of N rows in W_ih and W_hh (torch's order)
 
 
@@ -229,7 +230,7 @@ class TrainConfig:
         check_real(self, "adam_eps", 0, low_open=True)
         _set(self, "adam_betas", check_betas("adam_betas", self.adam_betas))
         check_bool(self, "freeze_readout")
-        check_choice(self, "matmul", ("float32", "bf16", "tf32"))
+        check_choice(self, "matmul", MATMUL)
         if isinstance(self.deepr, dict):
             _set(self, "deepr", DeepRConfig(**self.deepr))
         if not isinstance(self.deepr, DeepRConfig):

@@ -23,6 +23,8 @@ import sys
 
 import torch
 
+from .config import MATMUL
+
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_MAX = -4
 _MMAP_MAX_DEFAULT = 65536  # glibc's default, restored if the second setting fails
@@ -68,7 +70,6 @@ def in_force() -> bool:
 # torch.set_float32_matmul_precision, which sets both backends' fp32_precision (mkldnn on the CPU:
 # "medium" is bf16; CUDA: "high" and "medium" are TF32) and keeps torch.get_float32_matmul_precision
 # working: after a backend's setting alone is changed, that getter raises (torch's compiler calls it)
-MATMUL = ("float32", "bf16", "tf32")
 _TORCH_NAME = {"float32": "highest", "bf16": "medium", "tf32": "high"}
 
 
