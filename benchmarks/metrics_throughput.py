@@ -7,7 +7,9 @@ With ``--matmul`` the metrics and the training run at that precision of the matr
 (``train.matmul``, as a sweep runs them).
 Training time: one epoch of modlib.train.train is timed for each architecture and multiplied by the
 paper's epochs (5 standard, 7 bottleneck); the metrics run on freshly initialised networks (their
-cost does not depend on the weights). Prints one block per E.
+cost does not depend on the weights). Prints one block per E, ending with the floor: the metrics'
+batched matrix products alone at the same shapes (:func:`metrics_floor`), what no implementation of
+these metrics can skip.
 """
 
 import argparse
@@ -24,6 +26,64 @@ def timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
+
+
+def fastest(fn, repeats: int = 5) -> float:
+    """Seconds of the fastest of ``repeats`` calls of ``fn``, after one untimed call."""
+    fn()
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return min(runs)
+
+
+def metrics_floor(p: list[float], n_train: int, n_test: int, cfg: metrics.MetricsConfig, N: int = 100,
+                  D: int = 784, T: int = 5) -> dict[str, float]:
+    """Seconds the metrics of E = len(p) networks spend in their batched matrix products alone, at
+    the metrics' shapes: the bottleneck metric's states of every training and test pair (the input
+    projection shared by all networks, then T - 1 recurrent products); the weight-mask metric's
+    steps (the input projection of E networks' own minibatches; the recurrence of the 2E masked
+    networks forward, back to the states and to each module's W_hh) and its test pass; the states of
+    the test pairs for the correlation and CKA. The recurrence takes the full matrix (J, 2N, 2N),
+    or each module's W_hh (2J, N, N) where the metrics gather the few connections between the
+    modules (at most ``model.SPARSE_FRACTION`` of the entries active). The readouts' products (10
+    classes from 5 or 100 units) and every elementwise pass are left out."""
+    E, B, Bm = len(p), cfg.eval_batch_size, cfg.mask_batch_size
+    gathered = sum(2 * model.n_connections(v, N) for v in p) <= model.SPARSE_FRACTION * E * 2 * N * N
+
+    def recurrence(J: int, batch: int, backward: bool):
+        """T - 1 recurrent products for J networks (and their backward pass)."""
+        K, H = (2 * J, N) if gathered else (J, 2 * N)  # the products' batch and matrix size
+        h, w, out = torch.randn(K, H, batch), torch.randn(K, H, H), torch.empty(K, H, batch)
+        g, acc = torch.randn(K, H, batch), torch.zeros(2 * J, N, N)
+
+        def run():
+            for _ in range(T - 1):
+                torch.baddbmm(h, w, h, out=out)
+                if backward:
+                    torch.bmm(w, g)  # back to the states
+                    acc.baddbmm_(g.view(2 * J, N, batch), h.view(2 * J, N, batch).transpose(1, 2))  # to W_hh
+        return run
+
+    def shared_inputs(J: int):
+        """An evaluation batch of B pairs through J networks: the shared input projection, the recurrence."""
+        x, w, rec = torch.randn(2, B, D), torch.randn(2, J * N, D), recurrence(J, B, backward=False)
+        return lambda: (torch.bmm(w, x.transpose(1, 2)), rec())
+
+    xm, wm, mask_rec = torch.randn(2 * E, Bm, D), torch.randn(2 * E, N, D), recurrence(2 * E, Bm, backward=True)
+
+    def mask_step():
+        torch.bmm(wm, xm.transpose(1, 2))  # each network's own minibatch (frozen: no gradient)
+        mask_rec()
+
+    batches = lambda n: -(-n // B)
+    states = fastest(shared_inputs(E))
+    return {"bottleneck": states * (batches(n_train) + batches(n_test)),
+            "weight_mask": fastest(mask_step) * -(-n_train // Bm) * cfg.mask_epochs
+            + fastest(shared_inputs(2 * E)) * batches(n_test),
+            "correlation, CKA": states * batches(n_test)}
 
 
 def main():
@@ -78,6 +138,13 @@ def main():
               f"{' (compile=True)' if args.compile else ''}")
         print(f"  {'training 5 + 7 epochs (est.)':28s} {train_total:8.1f} s  = 5 x {t_std:.1f} + 7 x {t_bott:.1f}")
         print(f"  metrics / training           {total / train_total:8.2f}")
+        with runtime.matmul_precision(args.matmul, "cpu"):
+            floor = metrics_floor(p, len(tr), len(te), cfg)
+        print(f"  the floor: their matrix products alone, at the same shapes ({args.matmul}):")
+        for name, t in floor.items():
+            print(f"    {name:26s} {t:8.1f} s")
+        print(f"    {'all metrics':26s} {sum(floor.values()):8.1f} s  (the metrics above: "
+              f"{total / sum(floor.values()):.1f}x the floor)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ Prints, measured side by side in one run on this machine:
 - the achieved GFLOP/s of each, against the machine's measured float32 matmul rate;
 - where the milliseconds of one step at the largest E go (gather, forward, backward, Adadelta,
   Deep-R), for three populations of p (mixed; the sweep's sparse and dense p-major chunks), beside
-  the floor: the step's batched matmuls and the optimizers' updates alone, at the same shapes.
+  the floor: the step's batched matmuls and the optimizers' updates alone, at the same shapes;
+- the paper sweep's training (its network-epochs, split between its sparse and dense chunks) at
+  those step times and at the floor.
 
 A network-epoch is one pass over the ~48k training pairs; each run here trains on a slice of
 ``--pairs`` pairs and scales (the cost per step does not depend on the epoch).
@@ -32,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from modlib import config, data, model, runtime, train
+from modlib import config, data, model, runtime, sweep, train
 
 N, C, T, D = 100, 10, 5, 784
 PAIRS_PER_EPOCH = 47_993  # training pairs of the paper's split
@@ -313,6 +315,7 @@ def main() -> None:
         "dense": np.repeat(PAPER_P[5:], -(-E // 5))[:E].tolist(),
     }
     steps = PAIRS_PER_EPOCH / 128
+    step_ms, floor_ms = {}, {}
     print(f"\nwhere a step's milliseconds go, E = {E} (median of 30 minibatches; floor: the matmuls and the "
           f"updates alone, at the same shapes)")
     print(f"{'population':<10} {'gather':>7} {'forward':>8} {'backward':>9} {'Adadelta':>9} {'Deep-R':>7} "
@@ -322,12 +325,27 @@ def main() -> None:
             ms = step_breakdown(p, train_data)
             total = sum(ms.values())
             mm, upd = (t * 1e3 for t in step_floor(p))
+        step_ms[name], floor_ms[name] = total, mm + upd
         print(f"{name:<10} {ms['gather']:7.1f} {ms['forward']:8.1f} {ms['backward']:9.1f} {ms['Adadelta']:9.1f} "
               f"{ms['Deep-R']:7.1f} {total:7.1f} {E / (total / 1e3 * steps):9.3f} | {mm:8.1f} {upd:8.1f} "
               f"{total - mm - upd:6.1f} {E / ((mm + upd) / 1e3 * steps):15.3f}")
     print("(populations: mixed = p geometric from 1e-4 to 1; sparse / dense = the paper grid's five sparsest / "
           "densest p, p-major, as a sweep chunks them; rest = total - matmuls - updates: the elementwise work, "
           "the gathers and the Python between them)")
+    # The paper sweep's training at these step times: its p-major chunks split its network-epochs
+    # between the sparse and the dense population (one chunk of each per architecture).
+    paper = sweep.PROFILES["paper"]
+    seeds, grid = len(paper.seeds), dict(paper.axes)["p"]
+    per_network = paper.base.train.epochs + paper.base.train.bottleneck_epochs  # standard + bottleneck
+    half = {"sparse": sum(v <= PAPER_P[4] for v in grid), "dense": sum(v > PAPER_P[4] for v in grid)}
+    epochs = {name: half[name] * seeds * per_network for name in half}  # network-epochs of each population
+
+    def minutes(ms_per_step):
+        return sum(epochs[name] * steps * ms_per_step[name] / E / 1e3 for name in epochs) / 60
+
+    print(f"the paper sweep's training ({sum(epochs.values())} network-epochs: {epochs['sparse']} sparse, "
+          f"{epochs['dense']} dense) at these step times: {minutes(step_ms):.1f} min; at the floor: "
+          f"{minutes(floor_ms):.1f} min (the sweep's metrics come on top: benchmarks/metrics_throughput.py)")
 
 
 if __name__ == "__main__":
