@@ -59,8 +59,8 @@ class DeepR:
         self.cfg = cfg or DeepRConfig()
         # the update of the whole tensors (many active entries) fused into one pass by torch.compile
         self._adam_in_place = optim.compiled("adam_active_") if compile else optim.adam_active_
-        # the walk's normals of the active entries: the hash and the float64 conversion fused
-        self._normals = torch.compile(_normal_at, dynamic=True) if compile else _normal_at
+        # the walk of the active entries: the gathers, the hash, the float64 conversion and the scale fused
+        self._walk_at = torch.compile(_walk_at, dynamic=True) if compile else _walk_at
         self._corrections = None  # Adam's bias corrections, a table grown with the step count
         theta = model.theta
         N = model.cfg.n_hidden
@@ -78,6 +78,11 @@ class DeepR:
         # for them costs 4-7 ms at E = 100), with the (storage, version) of theta they were read at:
         # any in-place change of theta in between (e.g. cut_connections) makes step() read them again
         self._active, self._active_at = None, None
+        # which places of that list walk, their networks and scales: a place keeps its network from
+        # one step to the next (a rewired connection takes a dead one's place in the same row), so
+        # this holds until the list is read afresh or the learning rates change (each epoch)
+        self._lineage = 0  # counts the readings of the list from theta
+        self._walk_plan, self._walk_key = None, None
 
     def decay_lr(self) -> None:
         """Per-epoch learning-rate decay (Table 1: 0.95)."""
@@ -118,11 +123,14 @@ class DeepR:
                 t.view(-1)[idx] = values
         dead = (th <= 0).nonzero().squeeze(1)  # places in idx of the connections that died
         if len(dead):
-            rows, pos = self._rewire(torch.bincount(idx[dead] // (N * N), minlength=E * 2).view(E, 2))
+            dead_rows = idx[dead] // (N * N)  # network e and direction d of each, as e * 2 + d
+            rows, pos = self._rewire(torch.bincount(dead_rows, minlength=E * 2).view(E, 2))
             # as many connections rewired as died in each row: they take the dead ones' places in
-            # the list (the order of the list does not matter)
+            # the list, each a place of its own row, so that a place keeps its network (the order
+            # of the list does not matter to the update; :meth:`_walking` relies on this)
+            places = dead[torch.sort(dead_rows, stable=True).indices]
             idx = idx.clone()
-            idx[dead] = rows * (N * N) + pos
+            idx[places] = (rows * (N * N) + pos)[torch.sort(rows, stable=True).indices]
         self._active, self._active_at = idx, (theta.data_ptr(), theta._version)
 
     def active_index(self) -> torch.Tensor:
@@ -133,6 +141,7 @@ class DeepR:
         theta = self.model.theta
         if self._active is None or self._active_at != (theta.data_ptr(), theta._version):
             self._active = (theta.detach().view(-1) > 0).nonzero().squeeze(1)
+            self._lineage += 1
         return self._active
 
     def _step_in_place(self, idx: torch.Tensor) -> torch.Tensor:
@@ -174,19 +183,28 @@ class DeepR:
         return out
 
     def _walk_list(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The walk of :meth:`_walk` where it is on: the walking entries' places in ``idx``, their
-        flat positions in theta, and their steps."""
+        """The walk of :meth:`_walk` where it is on: the walking entries' places in ``idx`` (the
+        list of :meth:`active_index`), their flat positions in theta, and their steps."""
         per_net = self.model.theta[0].numel()
-        net = idx // per_net
-        scale = (self.lr * self.noise_scale)[net]  # (K,)
-        on = (scale > 0).nonzero().squeeze(1)
-        where = idx[on]
-        if len(on):
-            head = _head(self.keys, self.n_steps, _WALK)  # each network's stream at this step
-            steps = self._normals(head[net[on]], where % per_net) * scale[on]
-        else:
-            steps = scale[:0]
+        on, net_on, scale_on = self._walking(idx, per_net)
+        if not len(on):
+            return on, idx[:0], scale_on
+        head = _head(self.keys, self.n_steps, _WALK)  # each network's stream at this step
+        where, steps = self._walk_at(idx, on, net_on, head, scale_on, per_net)
         return on, where, steps
+
+    def _walking(self, idx: torch.Tensor, per_net: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The places in the list ``idx`` whose connections walk (lr * noise * (1 - p) > 0), their
+        networks and their scales: read once per reading of the list and per learning rate."""
+        tensors = (self.lr, self.noise_scale)  # the same objects, unchanged in place
+        key = (self._lineage, len(idx), *(t._version for t in tensors))
+        known = self._walk_key
+        if known is None or known[0] != key or any(a is not b for a, b in zip(known[1], tensors)):
+            net = idx // per_net
+            scale = (self.lr * self.noise_scale)[net]  # (K,)
+            on = (scale > 0).nonzero().squeeze(1)
+            self._walk_plan, self._walk_key = (on, net[on], scale[on]), (key, tensors)
+        return self._walk_plan
 
     def _rewire(self, n_died: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Activate n_died[e, d] dormant connections of network e, direction d, uniformly at random
@@ -256,6 +274,15 @@ def _uniform_of(b: torch.Tensor) -> torch.Tensor:
 def _normal_at(head: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """:func:`normal` from a stream's head (:func:`_head`)."""
     return torch.special.ndtri(_uniform_of(_bits_at(head, index))).float()
+
+
+def _walk_at(idx: torch.Tensor, on: torch.Tensor, net_on: torch.Tensor, head: torch.Tensor, scale_on: torch.Tensor,
+             per_net: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The random walk of the walking entries ``idx[on]`` (flat positions in theta) of networks
+    ``net_on`` from the streams' heads (E,) at this step: their positions and their steps
+    ``scale_on * normal``, the normal drawn at each entry's position in its network's theta."""
+    where = idx[on]
+    return where, _normal_at(head[net_on], where % per_net) * scale_on
 
 
 def bits(key: torch.Tensor, step: int, purpose: int, index: torch.Tensor) -> torch.Tensor:
