@@ -166,6 +166,45 @@ def test_the_kept_list_of_active_connections_is_theirs(monkeypatch, dense_fill):
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("dense_fill", [1, 10**9])  # the list form, then the in-place form
+def test_the_kept_walk_plan_equals_one_read_every_step(monkeypatch, dense_fill):
+    """Deep-R keeps which places of its list of active connections walk, with their networks and
+    scales, while the list and the learning rates stand: each place keeps its network and direction
+    from one step to the next (a rewired connection takes a dead one's place in its own row), and
+    the steps equal, to the bit, those of a Deep-R that reads the plan afresh every step, across a
+    learning-rate decay, a network stopped by a zero rate (as the longer schedule stops one) and
+    an in-place change of theta."""
+    monkeypatch.setattr(deepr, "DENSE_FILL", dense_fill)
+    cfg = config.DeepRConfig(l1=0.02)
+    N2 = 100 * 100
+    runs = []
+    for fresh in (False, True):
+        # p = 1 first: its rows, where every dormant connection comes back, are drawn after the others
+        net = model.ModularRNN([1.0, 1e-3, 0.05, 0.3], [0, 1, 2, 3], deepr=cfg)
+        opt = deepr.DeepR(net, cfg)
+        gen = torch.Generator().manual_seed(2)
+        rows = None
+        for step in range(9):
+            if fresh:
+                opt._walk_key = None
+            _run_steps(net, opt, 1, gen)
+            lineage, now = opt._lineage, opt.active_index() // N2
+            if rows is not None and lineage == rows[0]:
+                assert torch.equal(now, rows[1])  # every place of the list still in its own row
+            rows = (lineage, now)
+            if step == 2:
+                opt.decay_lr()
+            if step == 4:
+                opt.lr = opt.lr * torch.tensor([1.0, 1.0, 0.0, 1.0])  # network 2 stops
+            if step == 6:
+                with torch.no_grad():  # outside Deep-R: one connection cut
+                    net.theta.view(-1)[opt.active_index()[5]] = 0.0
+        assert opt.rewired[0].sum() > 0 and opt.rewired[1:].sum() > 0
+        runs.append((net.theta.detach(), opt.exp_avg, opt.steps, opt.rewired))
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+
+
 def test_bias_corrections_are_the_powers():
     """Deep-R reads Adam's bias corrections 1 - beta^t from a table: the same numbers as the powers
     computed per entry, for Adam's betas and for one close to 1, and the table grows with training."""
