@@ -68,8 +68,9 @@ def metrics_floor(p: list[float], n_train: int, n_test: int, cfg: metrics.Metric
         return run
 
     def shared_inputs(J: int):
-        """An evaluation batch of B pairs through J networks: the shared input projection, the recurrence."""
-        x, w, rec = torch.randn(2, B, D), torch.randn(2, J * N, D), recurrence(J, B, backward=False)
+        """An evaluation batch of B pairs: the input projection shared by the E networks, then the
+        recurrence of J networks (E, or the 2E masked networks, which share their network's)."""
+        x, w, rec = torch.randn(2, B, D), torch.randn(2, E * N, D), recurrence(J, B, backward=False)
         return lambda: (torch.bmm(w, x.transpose(1, 2)), rec())
 
     xm, wm, mask_rec = torch.randn(2 * E, Bm, D), torch.randn(2 * E, N, D), recurrence(2 * E, Bm, backward=True)
