@@ -235,7 +235,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     assert "no longer runs" in log[0] and not (tmp_path / ".lock").exists()
 
 
-@pytest.mark.parametrize("args, named", [
+REFUSALS = [
     (["--p", "0", "1"], "p must be in"), (["--p", "1e-5"], "p must be in"), (["--p", "1.5"], "p must be in"),
     (["--p", "1e-4", "1e-4"], "axis p holds a value twice"), (["--seeds", "0"], "seeds"),
     (["--chunk-size", "0"], "chunk_size"), (["--deepr", "lr_dense=-1"], "train.deepr.lr_dense"),
@@ -262,12 +262,71 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
      else ["--set", "train.matmul=bf16", "--device", "cuda"], "train.matmul = "),
     (["--executor", "spark"], "invalid choice"), (["--device", "cuda:0"] if not __import__("torch").cuda.is_available()
                                                   else ["--device", "tpu"], "device"),
-])
-def test_bad_settings_are_refused_in_one_line_before_any_work(args, named, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", *args, "--out", str(tmp_path / "never")],
+]
+
+# Each refusal runs in its own process, as `python -m modlib sweep ARGS` would: a runner that has
+# imported modlib once forks a child per case, whose exit status and standard error are its own
+# (a process of its own per case costs an import of torch each, about 2.5 s).
+_FORKED_CLI = """
+import json, os, sys, traceback
+from modlib import __main__ as cli
+results = []
+for args in json.loads(sys.argv[1]):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(write, 2)
+        code = 1
+        try:
+            code = cli.main(args)
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            if not isinstance(stop.code, (int, type(None))):
+                print(stop.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        stderr = pipe.read()
+    status = os.waitpid(pid, 0)[1]
+    results.append([os.waitstatus_to_exitcode(status), stderr])
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+    """What the command line did with each case of REFUSALS: (exit status, standard error, its
+    --out folder) by case."""
+    root = tmp_path_factory.mktemp("refusals")
+    argv = [["sweep", *args, "--out", str(root / f"never{i}")] for i, (args, _) in enumerate(REFUSALS)]
+    proc = subprocess.run([sys.executable, "-c", _FORKED_CLI, json.dumps(argv)], capture_output=True, text=True,
+                          check=True)
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {i: (code, stderr, root / f"never{i}") for i, (code, stderr) in enumerate(results)}
+
+
+@pytest.mark.parametrize("case", range(len(REFUSALS)), ids=[" ".join(a) for a, _ in REFUSALS])
+def test_bad_settings_are_refused_in_one_line_before_any_work(case, refusals):
+    args, named = REFUSALS[case]
+    code, stderr, out = refusals[case]
+    assert code == 2, stderr
+    assert named in stderr, (args, stderr)
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) <= 3
+    assert not out.exists()
+
+
+def test_the_command_refuses_in_one_line_as_its_own_process(tmp_path):
+    """One refusal through `python -m modlib sweep` itself: exit status 2 and one line, before any work."""
+    proc = subprocess.run([sys.executable, "-m", "modlib", "sweep", "--p", "1.5", "--out", str(tmp_path / "never")],
                           capture_output=True, text=True)
-    assert proc.returncode == 2, proc.stderr
-    assert named in proc.stderr, (args, proc.stderr)
+    assert proc.returncode == 2 and "p must be in" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 3
     assert not (tmp_path / "never").exists()
 
