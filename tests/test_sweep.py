@@ -279,13 +279,14 @@ for args in json.loads(sys.argv[1]):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(write, 2)
-        code = 1
+        code = 1  # an uncaught exception: its traceback, and status 1, as the interpreter gives
         try:
             code = cli.main(args)
         except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-            if not isinstance(stop.code, (int, type(None))):
-                print(stop.code, file=sys.stderr)
+            code = stop.code
+            if isinstance(code, str):  # sys.exit("message"): the message, and status 1
+                print(code, file=sys.stderr)
+                code = 1
         except BaseException:
             traceback.print_exc()
         sys.stdout.flush()
